@@ -1,0 +1,100 @@
+# crisp: one Makefile for the whole suite.
+#   make setup       install Debian packages (deps/debian-packages.txt) and the
+#                    crisp system user; as root, idempotent
+#   make             build everything into build/
+#   make SANITIZE=1  the same with ASan+UBSan (into build/ too: run `make clean` between)
+#   make check       unit tests, proto check, policy checks, integration tests
+#   make install     install binaries and systemd units under $(PREFIX)
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+LIBEXECDIR ?= $(PREFIX)/libexec/crisp
+BINDIR     ?= $(PREFIX)/bin
+UNITDIR    ?= /etc/systemd/system
+B          := build
+PKGS       := grpc libprotobuf-c libcap libseccomp sqlite3 inih json-c libcurl libarchive libselinux
+PYTHON     := /usr/bin/python3
+
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+              -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
+              -DCRISP_VERSION='"$(VERSION)"' -I. -I$(B)/gen
+LDFLAGS    += -pie -Wl,-z,relro,-z,now
+ifeq ($(SANITIZE),1)
+CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer -DCRISP_SANITIZE=1
+LDFLAGS    += -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+PROTOS     := cri crisp
+GEN_C      := $(PROTOS:%=$(B)/gen/%.pb-c.c)
+GEN_H      := $(PROTOS:%=$(B)/gen/%.pb-c.h)
+GEN_O      := $(PROTOS:%=$(B)/obj/gen/%.pb-c.o)
+
+COMMON_O   := $(patsubst %.c,$(B)/obj/%.o,$(wildcard common/*.c)) $(GEN_O)
+DAEMONS    := criserver imaged sandboxd streamd conmon
+TOOLS      := crisp-up crispctl
+PROGS      := $(DAEMONS) $(TOOLS)
+UNIT_O     := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/unit/*.c))
+
+all: $(PROGS:%=$(B)/%) $(B)/tests/unit $(B)/systemd/.done
+
+.PHONY: all setup check check-unit check-proto check-policy check-integration install clean bench
+
+setup:
+	sh scripts/setup.sh
+
+$(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen -Iproto $<
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Wno-error -c -o $@ $<
+
+$(B)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(B)/libcommon.a: $(COMMON_O)
+	rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(PROGS:%=$(B)/%): $(B)/%: $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard $$*/*.c)) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(PKG_LIBS)
+
+$(B)/tests/unit: $(UNIT_O) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_O) $(B)/libcommon.a $(PKG_LIBS)
+
+# systemd units, with the install paths filled in (checked by systemd-analyze).
+$(B)/systemd/.done: $(wildcard systemd/*.in)
+	@mkdir -p $(B)/systemd
+	for f in $^; do sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	  $$f > $(B)/systemd/$$(basename $$f .in); done
+	touch $@
+
+check: all
+	sh scripts/check.sh
+
+check-unit: all
+	$(B)/tests/unit
+
+check-integration: all
+	$(PYTHON) -m pytest -q tests/integration
+
+install: all
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(DAEMONS:%=$(B)/%) $(B)/crisp-up $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(B)/crispctl $(DESTDIR)$(BINDIR)/
+	ln -sf $(LIBEXECDIR)/crisp-up $(DESTDIR)$(BINDIR)/crisp-up
+	install -m 0644 $(B)/systemd/*.service $(B)/systemd/*.target $(DESTDIR)$(UNITDIR)/
+
+bench: all
+	sh scripts/bench.sh
+
+clean:
+	rm -rf $(B)

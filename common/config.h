@@ -1,0 +1,73 @@
+/*
+ * config: crisp's configuration. Owns the defaults, the command line flags
+ * that every crisp binary shares, and the INI files: the main file
+ * (default /etc/crisp/crisp.conf, --config FILE) and then every
+ * <dir of main file>/crisp.conf.d/*.conf in name order (--config-dir DIR),
+ * read with libinih. Later files override earlier; flags override files.
+ * An unknown section or key, or a bad value, is an error naming file:line.
+ * Every key is documented in docs/CONFIG.md.
+ * Returns negative errno; the error text goes to ret_err, never to a log.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_HANDLERS 8
+#define CONFIG_MAX_PINNED 64
+
+struct runtime_handler {
+	char *name;             /* [runtime.NAME] */
+	char *path;             /* the OCI runtime binary (runc) */
+	char *root;             /* its --root state dir; default RUNROOT/runtime/NAME */
+};
+
+struct crisp_config {
+	/* command line only */
+	char *config_file;      /* --config */
+	char *config_dir;       /* --config-dir */
+	bool supervised;        /* --supervised: started by crisp-up */
+
+	/* [crisp] */
+	char *root;             /* persistent state, --root */
+	char *runroot;          /* runtime state and sockets, --runroot */
+	char *listen;           /* the CRI socket, --listen */
+	char *user;             /* the user the unprivileged daemons run as */
+	int log_level;          /* --log-level */
+
+	/* [api] */
+	uint64_t max_msg_size;  /* largest CRI message, in and out */
+	unsigned max_connections;
+
+	/* [runtime] */
+	char *cgroup_manager;   /* cgroupfs | systemd */
+	char *default_runtime;  /* a handler name */
+	struct runtime_handler handlers[CONFIG_MAX_HANDLERS];
+	size_t n_handlers;
+
+	/* [network] */
+	char *cni_conf_dir;
+	char *cni_bin_dirs;     /* colon separated */
+
+	/* [stream] */
+	char *stream_address;
+	unsigned stream_port;   /* 0: ephemeral */
+
+	/* [image] */
+	char *pinned_images[CONFIG_MAX_PINNED];
+	size_t n_pinned;
+};
+
+/* Fill c with the defaults. */
+int config_init(struct crisp_config *c);
+/* Parse the shared flags (see config_usage), then read the files, then apply
+ * the flags again so they win. argv entries not known are an error. */
+int config_load(struct crisp_config *c, int argc, char **argv, char **ret_err);
+/* Read one INI file into c (used by config_load and the unit tests). */
+int config_read_file(struct crisp_config *c, const char *path, char **ret_err);
+/* Turn c back into flags for a child: "--config F --root R ...". ret_argv is
+ * NULL-terminated, strings owned by c until config_free. */
+int config_to_argv(const struct crisp_config *c, char ***ret_argv);
+const struct runtime_handler *config_handler(const struct crisp_config *c, const char *name);
+void config_free(struct crisp_config *c);
+const char *config_usage(void);
