@@ -12,7 +12,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec/crisp
 BINDIR     ?= $(PREFIX)/bin
 UNITDIR    ?= /etc/systemd/system
 B          := build
-PKGS       := grpc libprotobuf-c libcap libseccomp sqlite3 inih json-c libcurl libarchive libselinux
+PKGS       := grpc libcrypto libprotobuf-c libcap libseccomp sqlite3 inih json-c libcurl libarchive libselinux
 PYTHON     := /usr/bin/python3
 
 CC         ?= cc
@@ -36,9 +36,11 @@ GEN_O      := $(PROTOS:%=$(B)/obj/gen/%.pb-c.o)
 
 COMMON_O   := $(patsubst %.c,$(B)/obj/%.o,$(wildcard common/*.c)) $(GEN_O)
 DAEMONS    := criserver imaged sandboxd streamd conmon
-TOOLS      := crisp-up crispctl
+TOOLS      := crisp-up
 PROGS      := $(DAEMONS) $(TOOLS)
 UNIT_O     := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/unit/*.c))
+# the unit tests link every daemon module but the mains
+MODULE_O   := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(foreach d,$(DAEMONS),$(wildcard $(d)/*.c))))
 
 all: $(PROGS:%=$(B)/%) $(B)/tests/unit $(B)/systemd/.done
 
@@ -55,7 +57,7 @@ $(B)/obj/gen/%.o: $(B)/gen/%.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Wno-error -c -o $@ $<
 
-$(B)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h)
+$(B)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h) $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
@@ -66,9 +68,9 @@ $(B)/libcommon.a: $(COMMON_O)
 $(PROGS:%=$(B)/%): $(B)/%: $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard $$*/*.c)) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(PKG_LIBS)
 
-$(B)/tests/unit: $(UNIT_O) $(B)/libcommon.a
+$(B)/tests/unit: $(UNIT_O) $(MODULE_O) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_O) $(B)/libcommon.a $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_O) $(MODULE_O) $(B)/libcommon.a $(PKG_LIBS)
 
 # systemd units, with the install paths filled in (checked by systemd-analyze).
 $(B)/systemd/.done: $(wildcard systemd/*.in)
