@@ -1,0 +1,52 @@
+"""Every thread of every daemon holds exactly the privileges that
+docs/ARCHITECTURE.md promises (read from /proc/PID/task/*/status)."""
+import os
+import pwd
+
+from crisp_env import proc_status
+
+FULL = None  # whatever root had: sandboxd keeps everything
+
+# CapEff masks: bit numbers from linux/capability.h
+CAP = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "FSETID": 4, "MKNOD": 27,
+       "SETFCAP": 31, "SYS_ADMIN": 21, "SYS_CHROOT": 18}
+
+
+def mask(*names):
+    return sum(1 << CAP[n] for n in names)
+
+
+EXPECT = {
+    # name: (user, CapEff, NoNewPrivs, Seccomp)
+    "criserver": ("crisp", 0, 1, 2),
+    "streamd": ("crisp", 0, 1, 2),
+    "imaged": ("root", mask("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "MKNOD",
+                            "SETFCAP", "SYS_ADMIN", "SYS_CHROOT"), 1, 2),
+    "sandboxd": ("root", FULL, 0, 0),
+}
+
+
+def test_every_thread_matches_architecture(shared_suite):
+    pids = shared_suite.wait_daemons()
+    # make criserver spin up its threads
+    shared_suite.call("Status", verbose=True)
+    my_caps = int(proc_status(os.getpid())["CapEff"], 16)
+    for name, pid in pids.items():
+        user, capeff, nnp, seccomp = EXPECT[name]
+        uid = pwd.getpwnam(user).pw_uid
+        tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+        assert tids
+        for tid in tids:
+            st = proc_status(pid, tid)
+            where = "%s[%d] thread %d" % (name, pid, tid)
+            assert [int(x) for x in st["Uid"].split()] == [uid] * 4, where
+            want = my_caps if capeff is None else capeff
+            assert int(st["CapEff"], 16) == want, (where, st["CapEff"])
+            assert int(st["CapPrm"], 16) == want, (where, st["CapPrm"])
+            assert int(st["CapAmb"], 16) == 0, where
+            if capeff is not None:
+                assert int(st["CapBnd"], 16) == want, (where, st["CapBnd"])
+            assert int(st["NoNewPrivs"]) == nnp, where
+            assert int(st["Seccomp"]) == seccomp, where
+    assert len(os.listdir("/proc/%d/task" % pids["criserver"])) > 1, \
+        "criserver runs grpc threads: all of them were checked"
