@@ -126,26 +126,6 @@ static bool domain_valid(const char *d)
 	return *end == '\0' || port_valid(end + 1);
 }
 
-bool image_digest_valid(const char *d)
-{
-	static const struct { const char *algo; size_t hex; } algos[] = {
-		{ "sha256:", 64 }, { "sha384:", 96 }, { "sha512:", 128 },
-	};
-	for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++) {
-		size_t al = strlen(algos[i].algo);
-		if (strncmp(d, algos[i].algo, al) != 0)
-			continue;
-		const char *h = d + al;
-		if (strlen(h) != algos[i].hex)
-			return false;
-		for (; *h; h++)
-			if (!is_hex_lower(*h))
-				return false;
-		return true;
-	}
-	return false;
-}
-
 static bool tag_valid(const char *t)
 {
 	size_t n = strlen(t);
@@ -228,8 +208,12 @@ static int parse_parts(char *buf, struct image_ref *r, const char **why)
 {
 	char *tag, *digest;
 	split_tag_digest(buf, &tag, &digest);
-	if (digest && !image_digest_valid(digest))
-		return fail(why, "invalid digest (want sha256:<64 hex>, sha384:<96 hex> or sha512:<128 hex>, lower case)");
+	struct digest d;
+	int dr = digest ? digest_parse(digest, &d) : 0;
+	if (dr == -EOPNOTSUPP)
+		return fail(why, "unsupported digest algorithm (crisp accepts sha256 only)");
+	if (dr < 0)
+		return fail(why, "invalid digest (want sha256:<64 lower-case hex>)");
 	if (tag && !tag_valid(tag))
 		return fail(why, "invalid tag");
 	if (buf[0] == '\0')

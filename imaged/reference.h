@@ -11,8 +11,10 @@
  * The first '/'-separated component is a registry host when it has a '.'
  * or a ':', is "localhost", or has an upper-case letter; otherwise the
  * reference is on docker.io. Repository paths are lower case; tags are
- * [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; digests are sha256/sha384/sha512 with
- * lower-case hex of the exact length. The whole name is at most 255 bytes.
+ * [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; digests are "sha256:<64 lower-case
+ * hex>" (imaged/digest.h: the only algorithm crisp accepts; another
+ * well-formed algorithm is refused as unsupported). The whole name is at
+ * most 255 bytes.
  *
  * Owns the grammar, the normalisation and the formatting. Never does I/O,
  * never allocates, never logs. Errors are -EINVAL with a static reason.
@@ -20,12 +22,12 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include "imaged/digest.h"
 
 #define REF_NAME_MAX   255      /* domain "/" path, as distribution */
 #define REF_TAG_MAX    128
-#define REF_DIGEST_MAX 136      /* "sha512:" + 128 hex + NUL */
 #define REF_INPUT_MAX  1024     /* longer input is refused before parsing */
-#define REF_STRING_MAX (REF_NAME_MAX + 1 + REF_TAG_MAX + 1 + REF_DIGEST_MAX)
+#define REF_STRING_MAX (REF_NAME_MAX + 1 + REF_TAG_MAX + 1 + DIGEST_STR_SIZE)
 
 #define REF_DOCKER_DOMAIN   "docker.io"
 #define REF_DOCKER_API_HOST "registry-1.docker.io"
@@ -34,7 +36,7 @@ struct image_ref {
 	char domain[REF_NAME_MAX + 1];  /* "docker.io", "localhost:5000", "[::1]:5000" */
 	char path[REF_NAME_MAX + 1];    /* "library/busybox" */
 	char tag[REF_TAG_MAX + 1];      /* "" when the reference names only a digest */
-	char digest[REF_DIGEST_MAX];    /* "" or "sha256:<64 hex>" */
+	char digest[DIGEST_STR_SIZE];   /* "" or "sha256:<64 hex>" */
 };
 
 /* Parses and normalises s. On -EINVAL, *ret_why (if not NULL) is a static
@@ -52,6 +54,3 @@ const char *image_ref_object(const struct image_ref *r);
  * registry-1.docker.io for docker.io, the domain itself otherwise. */
 const char *image_ref_api_host(const char *domain);
 
-/* True for "algo:hex" with a supported algorithm and exact-length lower-case
- * hex (sha256:64, sha384:96, sha512:128). */
-bool image_digest_valid(const char *d);
