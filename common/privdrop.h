@@ -4,13 +4,23 @@
  *   supplementary groups -> gid -> uid (setgroups/setresgid/setresuid)
  *   -> capabilities (libcap: effective = permitted = keep_caps, bounding set
  *      reduced to keep_caps, inheritable and ambient cleared)
+ *   -> PR_SET_PDEATHSIG re-armed (the uid change cleared it), then the
+ *      parent checked: if it died meanwhile, -ESRCH
  *   -> no_new_privs -> Landlock (where the kernel has it) -> seccomp
  *      (libseccomp allowlist, default action kills the process, TSYNC so it
  *      holds in every thread).
- * Run it before the daemon starts threads where it can (capabilities are
- * per thread). It re-arms PR_SET_PDEATHSIG afterwards (a uid change clears
- * it) when the daemon is supervised.
- * Returns negative errno; never logs (ret_err says which step failed).
+ * keep_all_caps skips all of it but the pdeathsig re-arm.
+ *
+ * Call it before the daemon starts any thread. What holds in a thread that
+ * already exists: uid/gid/groups (glibc applies set*id to every thread),
+ * no_new_privs and the seccomp filter (TSYNC). What does NOT: capabilities
+ * (per thread: such a thread keeps its bounding set, and keeps its
+ * permitted set too when the uid stays 0) and Landlock (per thread).
+ * Returns negative errno; never logs. On failure *ret_step names the step
+ * that failed ("user", "setgroups", "setresgid", "setresuid", "capabilities",
+ * "pdeathsig", "no_new_privs", "landlock", "seccomp", "profile").
+ * In a CRISP_SANITIZE build, /proc/self is added to the Landlock read-only
+ * paths (the ASan runtime reads /proc/self/maps).
  */
 #pragma once
 #include <stdbool.h>
@@ -28,6 +38,8 @@ struct privdrop {
 	const char *const *landlock_rw; /* NULL-terminated lists, may be NULL */
 	const char *const *landlock_ro;
 	const char *const *landlock_exec;
+	bool landlock_tcp_bind;         /* may still bind TCP ports (else denied, ABI >= 4) */
+	bool landlock_tcp_connect;      /* may still connect over TCP (else denied, ABI >= 4) */
 	const char *const *seccomp;     /* NULL-terminated syscall names; NULL: no filter */
 	int pdeathsig;                  /* re-armed after the drop; 0: none */
 };
