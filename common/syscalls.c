@@ -1,0 +1,131 @@
+/*
+ * syscalls: the per-daemon seccomp allowlists (see syscalls.h). Owns the
+ * names only; the filter itself is common/seccomp.c. Must never list a call
+ * that undoes the sandbox or reaches into other processes or the kernel's
+ * configuration (execve, ptrace, mount, setns, unshare, bpf, *_module,
+ * kexec_*, keyctl, setuid/setgid and friends, capset, seccomp, reboot ...).
+ *
+ * Derivation: a shared base (glibc 2.36 on x86_64 with threads, our event
+ * loop, channel, server and log in common/), plus per-daemon extras for the
+ * libraries each links, then checked by running the built daemons under
+ * `strace -f -c` through start-up, a request of each kind and shutdown (see
+ * the notes at each list). Names the native architecture lacks (the legacy
+ * x86_64 "open", "stat", ... on aarch64) are accepted by libseccomp and
+ * ignored, so the lists also build for other architectures.
+ */
+#include <stddef.h>
+
+#include "common/syscalls.h"
+
+/* Everything a crisp daemon does after the drop, whatever it is. */
+#define SYSCALLS_BASE                                                   \
+	/* memory: malloc, thread stacks, protobuf-c */                 \
+	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise",       \
+	/* threads: pthread_create (clone3, falling back to clone),     \
+	 * their start (rseq, set_robust_list) and exit, locks.         \
+	 * fork is the same call; it is harmless without execve. */     \
+	"clone", "clone3", "rseq", "set_robust_list", "futex",          \
+	"exit", "exit_group", "gettid", "getpid", "getppid",            \
+	"sched_yield", "sched_getaffinity", "nanosleep", "clock_nanosleep", \
+	"restart_syscall",                                              \
+	/* abort() and raise() */                                       \
+	"tgkill",                                                       \
+	/* time, when the vDSO falls back to the kernel */              \
+	"clock_gettime", "clock_getres", "gettimeofday", "time",        \
+	/* signals: the loop's signalfd, pthread's masks */             \
+	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "signalfd4",  \
+	/* fds */                                                       \
+	"read", "write", "readv", "writev", "pread64", "pwrite64",      \
+	"lseek", "close", "dup", "dup3", "fcntl", "pipe2",              \
+	/* files: the daemon's own state below its Landlock paths */    \
+	"open", "openat", "stat", "fstat", "lstat", "newfstatat",       \
+	"statx", "getdents64", "access", "faccessat", "faccessat2",     \
+	"readlink", "readlinkat", "unlink", "unlinkat", "rename",       \
+	"renameat", "renameat2", "fsync", "fdatasync", "ftruncate",     \
+	"umask", "getcwd",                                              \
+	/* the event loop */                                            \
+	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",      \
+	"poll", "ppoll", "eventfd2",                                    \
+	"timerfd_create", "timerfd_settime", "timerfd_gettime",         \
+	/* the internal channel: AF_UNIX seqpacket, fds passed,         \
+	 * SO_PEERCRED; clients reconnect after a peer restarts */      \
+	"socket", "connect", "accept4", "sendmsg", "recvmsg",           \
+	"sendto", "recvfrom", "shutdown", "getsockopt", "setsockopt",   \
+	"getsockname", "getpeername",                                   \
+	/* ids (log lines, sqlite), rlimits (sysconf), thread names     \
+	 * (pthread_setname_np on the calling thread is PR_SET_NAME) */ \
+	"getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", \
+	"prlimit64", "getrlimit", "uname", "sysinfo", "prctl",          \
+	"getrandom"
+
+/*
+ * What the ASan/UBSan runtime does after the drop (make SANITIZE=1 only):
+ *   sigaltstack   every new thread gets an alternate signal stack so that
+ *                 a stack overflow can still be reported;
+ *   mincore       ASan probes whether memory is mapped while unwinding;
+ *   sched_getparam, getpriority: none; kept out on purpose;
+ *   wait4, ptrace LeakSanitizer at exit stops the threads: it clones a
+ *                 tracer task (clone, already in the base) that attaches to
+ *                 each thread with ptrace and reaps it with waitpid, after
+ *                 reading /proc/self/task (Landlock: privdrop adds
+ *                 /proc/self to the read-only paths in this build).
+ * The report itself only writes to stderr and exits (exit_group).
+ */
+#ifdef CRISP_SANITIZE
+#define SYSCALLS_SANITIZE , "sigaltstack", "mincore", "wait4", "ptrace"
+#else
+#define SYSCALLS_SANITIZE
+#endif
+
+/* criserver: grpc core (epoll1 poller, eventfd wakeups, executor and timer
+ * threads, named with prctl); it creates and binds the CRI socket after the
+ * drop (grpc starts threads, so the drop comes first): socket, bind,
+ * listen, and unlink of a stale socket file. */
+static const char *const criserver[] = {
+	SYSCALLS_BASE SYSCALLS_SANITIZE,
+	"bind", "listen", "accept", "chmod", "fchmod", "fchmodat",
+	NULL
+};
+
+/* streamd: its TCP port is bound before the drop; it accepts, reads and
+ * writes HTTP/SPDY/WebSocket streams, and moves bytes between them and the
+ * fds sandboxd passes for exec/attach/port-forward. */
+static const char *const streamd[] = {
+	SYSCALLS_BASE SYSCALLS_SANITIZE,
+	"accept", "splice", "sendfile",
+	NULL
+};
+
+/* imaged: libcurl (threaded resolver: DNS over UDP, the netlink socket of
+ * getaddrinfo's AI_ADDRCONFIG, a socketpair to wake the multi handle),
+ * OpenSSL, sqlite (locks through fcntl, fallocate for the journal, fchown
+ * of the journal when root), libarchive unpacking layers into the content
+ * store (directories, links, devices and whiteouts, owners, modes, times,
+ * xattrs; chdir for paths longer than PATH_MAX). */
+static const char *const imaged[] = {
+	SYSCALLS_BASE SYSCALLS_SANITIZE,
+	"bind", "socketpair", "sendmmsg", "recvmmsg", "select", "pselect6",
+	"mkdir", "mkdirat", "rmdir", "link", "linkat", "symlink", "symlinkat",
+	"mknod", "mknodat", "chown", "fchown", "lchown", "fchownat",
+	"chmod", "fchmod", "fchmodat", "utimensat", "futimesat", "utimes",
+	"setxattr", "lsetxattr", "fsetxattr", "getxattr", "lgetxattr", "fgetxattr",
+	"listxattr", "llistxattr", "flistxattr", "removexattr", "lremovexattr",
+	"fremovexattr", "fallocate", "flock", "statfs", "fstatfs",
+	"chdir", "fchdir", "sync_file_range",
+	NULL
+};
+
+const char *const *syscalls_criserver(void)
+{
+	return criserver;
+}
+
+const char *const *syscalls_streamd(void)
+{
+	return streamd;
+}
+
+const char *const *syscalls_imaged(void)
+{
+	return imaged;
+}
