@@ -1,8 +1,9 @@
 /*
  * config: crisp's configuration. Owns the defaults, the command line flags
  * that every crisp binary shares, and the INI files: the main file
- * (default /etc/crisp/crisp.conf, --config FILE) and then every
- * <dir of main file>/crisp.conf.d/*.conf in name order (--config-dir DIR),
+ * (default /etc/crisp/crisp.conf, --config FILE) and then every file
+ * named *.conf in <dir of main file>/crisp.conf.d, in name order
+ * (--config-dir DIR),
  * read with libinih. Later files override earlier; flags override files.
  * An unknown section or key, or a bad value, is an error naming file:line.
  * Every key is documented in docs/CONFIG.md.
@@ -13,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CONFIG_DEFAULT_FILE "/etc/crisp/crisp.conf"
+#define CONFIG_DROPIN_DIR "crisp.conf.d"    /* next to the main file */
 #define CONFIG_MAX_HANDLERS 8
 #define CONFIG_MAX_PINNED 64
 
@@ -24,9 +27,10 @@ struct runtime_handler {
 
 struct crisp_config {
 	/* command line only */
-	char *config_file;      /* --config */
-	char *config_dir;       /* --config-dir */
+	char *config_file;      /* --config; NULL: CONFIG_DEFAULT_FILE, may be missing */
+	char *config_dir;       /* --config-dir; NULL: CONFIG_DROPIN_DIR by the main file */
 	bool supervised;        /* --supervised: started by crisp-up */
+	bool help;              /* --help: print config_usage() and exit 0 */
 
 	/* [crisp] */
 	char *root;             /* persistent state, --root */

@@ -15,6 +15,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct proc_desc {
 	const char *name;       /* binary name and process name */
@@ -31,3 +32,10 @@ const char *proc_role_name(int role);
 /* Paths in the runroot, written to buf (PATH_MAX). */
 int proc_internal_socket(const char *runroot, const char *name, char *buf, size_t len);
 int proc_admin_socket(const char *runroot, const char *name, char *buf, size_t len);
+
+/* The suite's directories, made where missing (with parents) and otherwise
+ * taken as they are, only their owner and mode fixed (never emptied):
+ * ROOT root-owned 0711 (0700 is kept); RUNROOT root-owned 0755 with
+ * RUNROOT/internal 0700 owned by uid:gid and RUNROOT/admin 0700 root. */
+int proc_prepare_root(const char *root);
+int proc_prepare_runroot(const char *runroot, uid_t uid, gid_t gid);
