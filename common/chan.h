@@ -82,6 +82,9 @@ int chan_answer(struct chan *c, const struct chan_msg *req, int32_t status,
 /* Receive one message. 0 on success; -ECONNRESET on orderly EOF or reset;
  * -EAGAIN (CHAN_NONBLOCK) when nothing is waiting; -EPROTO on a bad message. */
 int chan_recv(struct chan *c, struct chan_msg *ret);
+/* chan_recv after waiting up to timeout_ms (< 0: no limit) for a message;
+ * -ETIMEDOUT when none came. (EINTR restarts the wait with the full time.) */
+int chan_recv_timeout(struct chan *c, int timeout_ms, struct chan_msg *ret);
 void chan_msg_clear(struct chan_msg *m);
 
 /* Unpack m's payload as desc (size already capped by chan_recv); -EPROTO when
@@ -95,3 +98,9 @@ int chan_hello_client(struct chan *c, int role, const char *name, int timeout_ms
 		      int *ret_server_role);
 int chan_hello_server(struct chan *c, int role, const char *name, uint32_t allowed_roles,
 		      int timeout_ms, int *ret_client_role);
+/* The server's half for event loops: check m, the first message received on
+ * c, and answer it: our Hello (OK) or an error answer saying why. Errors:
+ * -EPROTO not a Hello, -EPROTONOSUPPORT version differs, -EPERM role not in
+ * allowed_roles (chan_hello_client returns the same codes). */
+int chan_hello_check(struct chan *c, const struct chan_msg *m, int role, const char *name,
+		     uint32_t allowed_roles, int *ret_client_role);
