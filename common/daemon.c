@@ -1,0 +1,199 @@
+/*
+ * daemon: the shared life of imaged, sandboxd and streamd (common/daemon.h):
+ * config and log, the suite's directories, RUNROOT/<name>.lock, the
+ * privileged init, the privilege drop, the loop until SIGTERM/SIGINT, and a
+ * clean stop. This is the daemons' boundary, so it logs; it must never run
+ * a daemon's code after a failed privilege drop, and never keep running
+ * when, supervised, crisp-up is already gone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "common/daemon.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/proc.h"
+
+#define PW_BUF_MAX (1024 * 1024)
+
+static int user_lookup(const char *user, uid_t *ret_uid, gid_t *ret_gid)
+{
+	for (size_t size = 4096;; size *= 2) {
+		char *buf = malloc(size);
+		if (!buf)
+			return -ENOMEM;
+		struct passwd pw, *res = NULL;
+		int e = getpwnam_r(user, &pw, buf, size, &res);
+		if (e == 0 && res) {
+			*ret_uid = pw.pw_uid;
+			*ret_gid = pw.pw_gid;
+		}
+		free(buf);
+		if (e == ERANGE && size < PW_BUF_MAX)
+			continue;
+		return e ? -e : res ? 0 : -ENOENT;
+	}
+}
+
+/* Config and log; 1 when the daemon should exit 0 at once (--help). */
+static int setup_config(struct daemon_ctx *d, int argc, char **argv)
+{
+	char *err = NULL;
+	int r = config_init(&d->cfg);
+	if (r < 0)
+		return log_error_errno(r, "config: %m");
+	r = config_load(&d->cfg, argc, argv, &err);
+	log_init(d->name, r == 0 ? d->cfg.log_level : LOG_INFO);
+	if (r < 0) {
+		log_error("config: %s", err ? err : strerror(-r));
+		free(err);
+		return r;
+	}
+	if (d->cfg.help) {
+		printf("Usage: %s [OPTIONS]\n%s", d->name, config_usage());
+		return 1;
+	}
+	if (geteuid() != 0)
+		return log_error_errno(-EPERM, "must be started as root (it drops privilege itself)");
+	r = user_lookup(d->cfg.user, &d->user_uid, &d->user_gid);
+	if (r == -ENOENT)
+		return log_error_errno(r, "user \"%s\" does not exist: run `make setup` "
+				       "(or set [crisp] user)", d->cfg.user);
+	if (r < 0)
+		return log_error_errno(r, "looking up user %s: %m", d->cfg.user);
+	return 0;
+}
+
+/* The directories (made or fixed as crisp-up does, for a daemon started
+ * alone, e.g. by systemd) and RUNROOT/<name>.lock, held until exit. */
+static int setup_dirs_lock(struct daemon_ctx *d, int *ret_lock)
+{
+	const struct crisp_config *c = &d->cfg;
+	int r = proc_prepare_root(c->root);
+	if (r < 0)
+		return log_error_errno(r, "root %s: %m", c->root);
+	r = proc_prepare_runroot(c->runroot, d->user_uid, d->user_gid);
+	if (r < 0)
+		return log_error_errno(r, "runroot %s: %m", c->runroot);
+	char lock[PATH_MAX], lock_name[64];
+	snprintf(lock_name, sizeof lock_name, "%s.lock", d->name);
+	r = fs_path_join(lock, sizeof lock, c->runroot, lock_name);
+	if (r < 0)
+		return log_error_errno(r, "runroot %s: %m", c->runroot);
+	r = fs_lock_file(AT_FDCWD, lock, ret_lock);
+	if (r == -EBUSY) {
+		pid_t holder = 0;
+		if (fs_lock_holder(AT_FDCWD, lock, &holder) == 0)
+			return log_error_errno(r, "%s is locked by pid %ld: another %s runs "
+					       "with runroot %s", lock, (long)holder, d->name,
+					       c->runroot);
+		return log_error_errno(r, "%s is locked: another %s runs with runroot %s",
+				       lock, d->name, c->runroot);
+	}
+	if (r < 0)
+		return log_error_errno(r, "lock %s: %m", lock);
+	return 0;
+}
+
+static int on_stop_signal(struct loop *l, int signo, void *data)
+{
+	const char *abbrev = sigabbrev_np(signo);
+	log_info("SIG%s: stopping", abbrev ? abbrev : "?");
+	loop_quit(l, 0);
+	return 0;
+}
+
+static int drop_privilege(struct daemon_ctx *d, const struct daemon_def *def, pid_t parent)
+{
+	struct privdrop pd = { 0 };
+	def->privdrop(d, &pd);
+	pd.pdeathsig = d->cfg.supervised ? SIGTERM : 0;
+	const char *step = "?";
+	int r = privdrop_apply(&pd, &step);
+	if (r == -ESRCH && d->cfg.supervised)
+		return log_error_errno(r, "crisp-up is gone: exiting");
+	if (r < 0)
+		return log_error_errno(r, "privilege drop failed at step %s: %m", step);
+	/* a uid change clears the death signal: if crisp-up died before it was
+	 * re-armed, nobody will tell us */
+	if (d->cfg.supervised && getppid() != parent)
+		return log_error_errno(-ESRCH, "crisp-up is gone: exiting");
+	log_info("running as %s%s%s%s", pd.user ? pd.user : "root",
+		 pd.keep_all_caps ? " with every capability" : "",
+		 pd.landlock ? ", Landlock" : "", pd.seccomp ? ", seccomp" : "");
+	return 0;
+}
+
+/* From the loop to the end: init, drop, start, run, stop. */
+static int run(struct daemon_ctx *d, const struct daemon_def *def, pid_t parent)
+{
+	int r = loop_new(&d->loop);
+	if (r < 0)
+		return log_error_errno(r, "event loop: %m");
+	if ((r = loop_add_signal(d->loop, SIGTERM, on_stop_signal, d)) < 0 ||
+	    (r = loop_add_signal(d->loop, SIGINT, on_stop_signal, d)) < 0) {
+		log_error_errno(r, "signals: %m");
+		goto out;
+	}
+	r = server_new(d->loop, def->role, def->name, def->table, def->n_table, d, &d->server);
+	if (r < 0) {
+		log_error_errno(r, "server: %m");
+		goto out;
+	}
+	r = def->init ? def->init(d) : 0;
+	if (r < 0)
+		goto out;               /* init logged why */
+	r = drop_privilege(d, def, parent);
+	if (r < 0)
+		goto out;
+	r = def->start ? def->start(d) : 0;
+	if (r < 0)
+		goto out;
+	log_info("ready (runroot %s)", d->cfg.runroot);
+	r = loop_run(d->loop);
+	if (r < 0)
+		log_error_errno(r, "event loop: %m");
+	if (def->stop)
+		def->stop(d);
+out:
+	server_free(d->server);         /* unlinks the sockets */
+	d->server = NULL;
+	loop_free(d->loop);
+	d->loop = NULL;
+	return r;
+}
+
+int daemon_main(int argc, char **argv, const struct daemon_def *def)
+{
+	struct daemon_ctx d = { .name = def->name, .role = def->role };
+	pid_t parent = getppid();
+	int lock_fd = -1;
+	log_init(def->name, LOG_INFO);
+	int r = setup_config(&d, argc, argv);
+	if (r != 0)
+		goto out;
+	/* supervised: crisp-up armed PDEATHSIG before exec; it may be too late */
+	if (d.cfg.supervised && parent == 1) {
+		r = log_error_errno(-ESRCH, "started --supervised but crisp-up is gone: exiting");
+		goto out;
+	}
+	r = setup_dirs_lock(&d, &lock_fd);
+	if (r < 0)
+		goto out;
+	log_info("starting (pid %ld, root %s, runroot %s%s)", (long)getpid(), d.cfg.root,
+		 d.cfg.runroot, d.cfg.supervised ? ", supervised" : "");
+	r = run(&d, def, parent);
+	if (r == 0)
+		log_info("stopped");
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	config_free(&d.cfg);
+	return r > 0 ? 0 : r < 0 ? 1 : 0;
+}
