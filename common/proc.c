@@ -78,9 +78,10 @@ int proc_admin_socket(const char *runroot, const char *name, char *buf, size_t l
 	return socket_path(runroot, "admin", name, buf, len);
 }
 
+/* Parents made 0755; the directory itself is fixed below. */
 int proc_prepare_root(const char *root)
 {
-	int r = fs_mkdir_p(root, 0711);
+	int r = fs_mkdir_p(root, 0755);
 	if (r < 0)
 		return r;
 	int fd;

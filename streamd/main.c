@@ -1,0 +1,71 @@
+/*
+ * streamd: the streaming server (exec, attach, port-forward) for the
+ * kubelet. For now it only serves RUNROOT/internal/streamd.sock to
+ * criserver (the built-in Hello/Health/Cancel); the HTTP server and its
+ * table entries come later. This file owns streamd's dispatch table, the
+ * only place that says who may ask streamd what, and its privilege profile:
+ * the crisp user, no capabilities, no_new_privs, Landlock and seccomp.
+ */
+#include <limits.h>
+#include "common/daemon.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/syscalls.h"
+#include "crisp.pb-c.h"
+
+/* streamd reads and writes no file: its only path is RUNROOT/internal,
+ * where its socket is unlinked on the way out. */
+struct streamd {
+	char internal[PATH_MAX];
+	const char *rw[2];
+};
+
+static struct streamd streamd_state;
+
+static int streamd_init(struct daemon_ctx *d)
+{
+	d->data = &streamd_state;
+	char path[PATH_MAX];
+	int r = proc_internal_socket(d->cfg.runroot, d->name, path, sizeof path);
+	if (r == 0)
+		r = server_listen(d->server, path, 0600, d->user_uid, d->user_gid, d->user_uid,
+				  ROLE_BIT(CRISP__ROLE__ROLE_CRISERVER), 0);
+	if (r < 0)
+		return log_error_errno(r, "listen on %s: %m", path);
+	r = fs_dirname(path, streamd_state.internal, sizeof streamd_state.internal);
+	if (r < 0)
+		return log_error_errno(r, "%s: %m", path);
+	return 0;
+}
+
+static void streamd_privdrop(struct daemon_ctx *d, struct privdrop *ret)
+{
+	struct streamd *st = d->data;
+	st->rw[0] = st->internal;
+	st->rw[1] = NULL;
+	*ret = (struct privdrop){
+		.user = d->cfg.user,
+		.keep_caps = 0,
+		.no_new_privs = true,
+		.landlock = true,
+		.landlock_rw = st->rw,
+		/* the streaming port will be bound before the drop */
+		.landlock_tcp_bind = false,
+		.landlock_tcp_connect = false,
+		.seccomp = syscalls_streamd(),
+	};
+}
+
+int main(int argc, char **argv)
+{
+	static const struct daemon_def def = {
+		.name = "streamd",
+		.role = CRISP__ROLE__ROLE_STREAMD,
+		.table = NULL,
+		.n_table = 0,
+		.init = streamd_init,
+		.privdrop = streamd_privdrop,
+	};
+	return daemon_main(argc, argv, &def);
+}
