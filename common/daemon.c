@@ -81,6 +81,14 @@ static int setup_dirs_lock(struct daemon_ctx *d, int *ret_lock)
 	r = proc_prepare_runroot(c->runroot, d->user_uid, d->user_gid);
 	if (r < 0)
 		return log_error_errno(r, "runroot %s: %m", c->runroot);
+	unsigned changed = 0;
+	r = fs_make_reachable(c->runroot, d->user_uid, d->user_gid, &changed);
+	if (r < 0)
+		return log_error_errno(r, "making runroot %s reachable for user %s: %m",
+				       c->runroot, c->user);
+	if (changed)
+		log_warn("added a search (x) bit to %u director%s above %s so that user %s "
+			 "reaches it", changed, changed == 1 ? "y" : "ies", c->runroot, c->user);
 	char lock[PATH_MAX], lock_name[64];
 	snprintf(lock_name, sizeof lock_name, "%s.lock", d->name);
 	r = fs_path_join(lock, sizeof lock, c->runroot, lock_name);

@@ -123,6 +123,51 @@ int fs_fix_owner_mode(int fd, uid_t uid, gid_t gid, mode_t mode)
 	return 0;
 }
 
+static bool can_search(const struct stat *st, uid_t uid, gid_t gid)
+{
+	if (st->st_uid == uid)
+		return st->st_mode & S_IXUSR;
+	if (st->st_gid == gid)
+		return st->st_mode & S_IXGRP;
+	return st->st_mode & S_IXOTH;
+}
+
+int fs_make_reachable(const char *path, uid_t uid, gid_t gid, unsigned *ret_changed)
+{
+	char p[PATH_MAX];
+	unsigned changed = 0;
+	if (path[0] != '/')
+		return -EINVAL;
+	if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+		return -ENAMETOOLONG;
+	for (char *s = p;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		int fd = open(s == p ? "/" : p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		*s = c;
+		if (fd < 0)
+			return -errno;
+		struct stat st;
+		int r = fstat(fd, &st) < 0 ? -errno : 0;
+		if (r == 0 && !can_search(&st, uid, gid)) {
+			/* owner or group without x denies even with o+x: then u/g */
+			mode_t add = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+			r = fchmod(fd, (st.st_mode & 07777) | add) < 0 ? -errno : 0;
+			changed += r == 0;
+		}
+		close(fd);
+		if (r < 0)
+			return r;
+		if (c == '\0')
+			break;
+	}
+	if (ret_changed)
+		*ret_changed = changed;
+	return 0;
+}
+
 int fs_lock_file(int dirfd, const char *path, int *ret_fd)
 {
 	int fd = openat(dirfd, path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);

@@ -33,6 +33,12 @@ int fs_open_dir(int dirfd, const char *path, unsigned flags, mode_t mode, int *r
  * file fd, each only where it differs. */
 int fs_fix_owner_mode(int fd, uid_t uid, gid_t gid, mode_t mode);
 
+/* Make every directory from / down to path searchable by uid:gid (its
+ * primary group only): where the bits that apply to uid:gid deny it, add
+ * that one search bit (mostly o+x: search, not listing). *ret_changed (may
+ * be NULL) is how many directories were changed. */
+int fs_make_reachable(const char *path, uid_t uid, gid_t gid, unsigned *ret_changed);
+
 /* Open (creating, mode 0644) and flock(LOCK_EX|LOCK_NB) the lock file path,
  * then write our pid into it. -EBUSY when another open file holds the lock;
  * the lock lasts as long as the returned fd. */

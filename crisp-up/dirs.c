@@ -1,7 +1,8 @@
 /*
  * dirs: crisp-up's directories and locks. Takes the directories it is given
  * as they are: makes what is missing, fixes owner and mode where they are
- * wrong (common/proc.c), never refuses or empties one. The locks (flock on
+ * wrong (common/proc.c), never refuses or empties one. The directories
+ * above RUNROOT get a search bit where the crisp user could not pass. The locks (flock on
  * ROOT/crisp.lock and RUNROOT/crisp.lock, O_CLOEXEC so the daemons do not
  * hold them) let several suites run side by side and keep two from sharing
  * a directory. A stale lock file is harmless: flock ends with its holder.
@@ -61,6 +62,17 @@ int dirs_prepare(const struct crisp_config *c, uid_t uid, gid_t gid, struct suit
 		log_error_errno(r, "runroot %s (and its internal/, admin/): %m", c->runroot);
 		goto fail;
 	}
+	/* the crisp user's daemons reach RUNROOT/internal by path */
+	unsigned changed = 0;
+	r = fs_make_reachable(c->runroot, uid, gid, &changed);
+	if (r < 0) {
+		log_error_errno(r, "making runroot %s reachable for user %s: %m", c->runroot,
+				c->user);
+		goto fail;
+	}
+	if (changed)
+		log_warn("added a search (x) bit to %u director%s above %s so that user %s "
+			 "reaches it", changed, changed == 1 ? "y" : "ies", c->runroot, c->user);
 	r = fs_dirname(c->listen, listen_dir, sizeof listen_dir);
 	if (r == 0)
 		r = fs_mkdir_p(listen_dir, 0755);

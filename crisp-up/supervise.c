@@ -13,8 +13,10 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "crisp-up/crisp_up.h"
+#include "crisp.pb-c.h"
 
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 5000u
@@ -45,6 +48,7 @@ struct child {
 
 struct supervisor {
 	struct loop *loop;
+	const struct crisp_config *cfg;
 	char **flags;                   /* config_to_argv, strings owned by the config */
 	int devnull;
 	bool stopping;
@@ -132,6 +136,38 @@ static void log_exit(const struct child *c, int status, uint64_t ran_ms)
 	}
 }
 
+static void unlink_socket(const char *name, const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warn_errno(-errno, "%s: unlink %s: %m", name, path);
+	else
+		log_debug("%s: removed %s", name, path);
+}
+
+/* On the way out: the socket files that c left behind. The daemons that
+ * run confined (criserver, streamd) may not unlink them themselves. Only
+ * when RUNROOT/<name>.lock is free, i.e. no instance of c still runs. */
+static void sweep_sockets(struct supervisor *s, const struct child *c)
+{
+	const struct proc_desc *d = c->desc;
+	char path[PATH_MAX], lock[PATH_MAX];
+	int fd;
+	if (snprintf(lock, sizeof lock, "%s/%s.lock", s->cfg->runroot, d->name) >=
+	    (int)sizeof lock || fs_lock_file(AT_FDCWD, lock, &fd) < 0)
+		return;
+	if (d->serves && proc_internal_socket(s->cfg->runroot, d->name, path, sizeof path) == 0)
+		unlink_socket(d->name, path);
+	if (d->serves && !d->unprivileged &&
+	    proc_admin_socket(s->cfg->runroot, d->name, path, sizeof path) == 0)
+		unlink_socket(d->name, path);
+	if (d->role == CRISP__ROLE__ROLE_CRISERVER)
+		unlink_socket(d->name, s->cfg->listen);
+	close(fd);
+}
+
 static void stop_next(struct supervisor *s);
 
 static void child_exited(struct child *c, int status)
@@ -141,6 +177,7 @@ static void child_exited(struct child *c, int status)
 		log_exit(c, status, ran);
 	c->pid = 0;
 	if (c->sup->stopping) {
+		sweep_sockets(c->sup, c);
 		stop_next(c->sup);
 		return;
 	}
@@ -272,6 +309,7 @@ int supervisor_start(struct loop *l, const struct crisp_config *cfg, struct supe
 	if (!s)
 		return log_error_errno(-ENOMEM, "%m");
 	s->loop = l;
+	s->cfg = cfg;
 	s->devnull = -1;
 	int r = supervisor_setup(s, cfg);
 	if (r < 0)

@@ -8,24 +8,13 @@
  */
 #include <limits.h>
 #include "common/daemon.h"
-#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/syscalls.h"
 #include "crisp.pb-c.h"
 
-/* streamd reads and writes no file: its only path is RUNROOT/internal,
- * where its socket is unlinked on the way out. */
-struct streamd {
-	char internal[PATH_MAX];
-	const char *rw[2];
-};
-
-static struct streamd streamd_state;
-
 static int streamd_init(struct daemon_ctx *d)
 {
-	d->data = &streamd_state;
 	char path[PATH_MAX];
 	int r = proc_internal_socket(d->cfg.runroot, d->name, path, sizeof path);
 	if (r == 0)
@@ -33,24 +22,20 @@ static int streamd_init(struct daemon_ctx *d)
 				  ROLE_BIT(CRISP__ROLE__ROLE_CRISERVER), 0);
 	if (r < 0)
 		return log_error_errno(r, "listen on %s: %m", path);
-	r = fs_dirname(path, streamd_state.internal, sizeof streamd_state.internal);
-	if (r < 0)
-		return log_error_errno(r, "%s: %m", path);
 	return 0;
 }
 
 static void streamd_privdrop(struct daemon_ctx *d, struct privdrop *ret)
 {
-	struct streamd *st = d->data;
-	st->rw[0] = st->internal;
-	st->rw[1] = NULL;
 	*ret = (struct privdrop){
 		.user = d->cfg.user,
 		.keep_caps = 0,
 		.no_new_privs = true,
+		/* no filesystem access at all: its socket is bound before the
+		 * drop; the file is left for crisp-up to remove at exit (the
+		 * next streamd replaces it otherwise) */
 		.landlock = true,
-		.landlock_rw = st->rw,
-		/* the streaming port will be bound before the drop */
+		/* the streaming port will be bound before the drop, too */
 		.landlock_tcp_bind = false,
 		.landlock_tcp_connect = false,
 		.seccomp = syscalls_streamd(),

@@ -183,3 +183,25 @@ TEST(proc_dirs_fixed_not_wiped)
 	CHECK(proc_by_name("streamd") == &t[2] && proc_by_role(t[1].role) == &t[1]);
 	CHECK(strcmp(proc_role_name(t[3].role), "criserver") == 0);
 }
+
+TEST(fsutil_make_reachable)
+{
+	char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
+	path_in_tmp(a, sizeof a, "a");
+	path_in_tmp(b, sizeof b, "a/b");
+	path_in_tmp(c, sizeof c, "a/b/c");
+	CHECK_RC(fs_mkdir_p(c, 0755));
+	CHECK(chmod(a, 0700) == 0);                     /* other may not pass */
+	CHECK(chown(b, 4321, 4321) == 0 && chmod(b, 0644) == 0);  /* its owner may not */
+	CHECK(chmod(c, 0750) == 0);
+	unsigned n = 99;
+	CHECK_RC(fs_make_reachable(unit_tmpdir(), 4321, 4321, NULL));  /* the dirs above */
+	CHECK_RC(fs_make_reachable(c, 4321, 4321, &n));
+	CHECK(n == 3);
+	CHECK(mode_of(a) == 0701);                      /* o+x only, no listing */
+	CHECK(mode_of(b) == 0744);                      /* the owner's own bit */
+	CHECK(mode_of(c) == 0751);
+	CHECK_RC(fs_make_reachable(c, 4321, 4321, &n));
+	CHECK(n == 0);                                  /* nothing left to do */
+	CHECK(fs_make_reachable("relative", 1, 1, &n) == -EINVAL);
+}
