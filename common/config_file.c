@@ -7,8 +7,9 @@
  * libinih does the parsing, fed line by line by our own reader so that we
  * know the line of every key (the error names file:line), can check section
  * names (inih does not report a section without keys), and can let only a
- * list key continue on an indented line: other indented lines are passed to
- * inih unindented, so an indented key is just a key.
+ * list key continue on an indented line: other indented lines (and indented
+ * sections and key = value lines anywhere) are passed to inih unindented,
+ * so an indented key is just a key.
  * Never logs; the error text goes to ret_err.
  */
 #include <arpa/inet.h>
@@ -157,7 +158,10 @@ static char *reader_line(char *str, int num, void *stream)
 	const char *text = start + blanks;
 	bool empty = *text == '\n' || *text == '\r' || *text == '\0' || *text == '#' ||
 		     *text == ';';
-	if (!empty && !(rd->indented && rd->list_open)) {
+	/* a section or a key = value is never a list's continuation */
+	bool cont = rd->indented && rd->list_open && *text != '[' &&
+		    !memchr(text, '=', len - blanks);
+	if (!empty && !cont) {
 		start = text;   /* unindent: it is not a continuation */
 		len -= blanks;
 		rd->indented = false;

@@ -160,6 +160,13 @@ TEST(config_list_continues_on_indented_lines)
 	CHECK(c.n_pinned == 0);
 	config_free(&c);
 
+	/* after a list, an indented key or section is not part of it */
+	CHECK_RC(read_text(&c, "[image]\npinned_images = a,\n  b\n  pinned_images = c\n"
+			   "  [crisp]\n  root = /r\n", &err));
+	CHECK(c.n_pinned == 1 && strcmp(c.pinned_images[0], "c") == 0);
+	CHECK(strcmp(c.root, "/r") == 0);
+	config_free(&c);
+
 	/* an indented key after a plain key is a key of its own */
 	CHECK_RC(read_text(&c, "[crisp]\nroot = /a\n   runroot = /b\n", &err));
 	CHECK(strcmp(c.root, "/a") == 0 && strcmp(c.runroot, "/b") == 0);
