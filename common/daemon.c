@@ -180,17 +180,14 @@ out:
 int daemon_main(int argc, char **argv, const struct daemon_def *def)
 {
 	struct daemon_ctx d = { .name = def->name, .role = def->role };
+	/* supervised, crisp-up armed PR_SET_PDEATHSIG before exec and checked
+	 * it was still our parent; the drop re-arms it and checks again */
 	pid_t parent = getppid();
 	int lock_fd = -1;
 	log_init(def->name, LOG_INFO);
 	int r = setup_config(&d, argc, argv);
 	if (r != 0)
 		goto out;
-	/* supervised: crisp-up armed PDEATHSIG before exec; it may be too late */
-	if (d.cfg.supervised && parent == 1) {
-		r = log_error_errno(-ESRCH, "started --supervised but crisp-up is gone: exiting");
-		goto out;
-	}
 	r = setup_dirs_lock(&d, &lock_fd);
 	if (r < 0)
 		goto out;
