@@ -133,6 +133,8 @@ int store_gc(struct store *s, struct store_gc_stats *ret_stats)
 
 	pthread_rwlock_wrlock(&s->gc_lock);
 	r = gc_pick(s, &blobs, &layers);
+	if (r >= 0 && s->gc_test_hook)
+		s->gc_test_hook(s->gc_test_data);
 	if (r >= 0)
 		r = gc_unlink(s, &blobs, &layers);
 	pthread_rwlock_unlock(&s->gc_lock);

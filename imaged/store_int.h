@@ -38,6 +38,11 @@ struct store {
 	int64_t usage_mono_ms;
 	struct store_usage usage;
 
+	/* tests only: called by GC between deleting rows and removing files,
+	 * with gc_lock held (to prove that commits wait for it) */
+	void (*gc_test_hook)(void *data);
+	void *gc_test_data;
+
 	pthread_mutex_t flight_lock;
 	pthread_cond_t flight_cond;
 	struct store_flight *flights;   /* in progress, a list */
