@@ -195,11 +195,9 @@ int reg_request(struct registry_session *s, const char *kind, const char *object
 		reg_http_resp_clear(rs);
 		r = reg_auth_request(s, i, rq, rs, err);
 		if (r == 0 && rs->status >= 200 && rs->status < 300) {
-			if (strcmp(kind, "manifests") == 0) {
-				pthread_mutex_lock(&s->lock);
-				s->ep_first = i;
-				pthread_mutex_unlock(&s->lock);
-			}
+			pthread_mutex_lock(&s->lock);
+			s->ep_first = i;
+			pthread_mutex_unlock(&s->lock);
 			return 0;
 		}
 		what_of(s, kind, object, ep, what, sizeof what);

@@ -90,7 +90,7 @@ struct registry_session {
 	struct reg_endpoint ep[REG_ENDPOINTS_MAX];
 	size_t n_ep;
 	pthread_mutex_t lock;           /* ep_first, ep[].authz, idle */
-	size_t ep_first;                /* the endpoint that served the manifest */
+	size_t ep_first;                /* the endpoint that served the last request */
 	CURL *idle[REG_HANDLES_IDLE];
 	size_t n_idle;
 };
@@ -189,7 +189,7 @@ int reg_mirror_parse(const char *url, char *base, size_t base_len, char *authori
 int reg_endpoints_build(struct registry_session *s, const struct registry_credentials *rc,
 			struct registry_error *err);
 /* GET <base>/v2/<path>/<kind>/<object> on the endpoints in order, from the
- * one that served the manifest; sets that one when kind is "manifests".
+ * one that served the session's last request (which it then updates).
  * Returns with rs->status 2xx, or an error. */
 int reg_request(struct registry_session *s, const char *kind, const char *object,
 		struct reg_http_req *rq, struct reg_http_resp *rs, struct registry_error *err);
