@@ -4,8 +4,8 @@
  * them in table order; when one dies, logs how and starts it again after a
  * back-off (100 ms doubling to 5 s, back to 100 ms once a run lasted 10 s);
  * the other daemons reconnect by themselves. On SIGTERM/SIGINT, stops them
- * in reverse table order, one after the other, SIGKILLs whatever is left
- * after 10 s, and quits the loop with 0. Never signals a pid it has
+ * in reverse table order, one after the other, each with SIGTERM and, if it
+ * is still there 10 s later, SIGKILL; then quits the loop with 0. Never signals a pid it has
  * reaped, and never restarts anything once stopping.
  */
 #include <errno.h>
@@ -205,6 +205,22 @@ static int on_sigchld(struct loop *l, int signo, void *data)
 	return 0;
 }
 
+/* The daemon being stopped did not exit in time. */
+static int on_kill_timer(struct loop *l, void *data)
+{
+	struct supervisor *s = data;
+	s->kill_timer = NULL;
+	for (size_t i = s->n; i-- > 0;) {
+		struct child *c = &s->children[i];
+		if (c->pid == 0 || !c->term_sent)
+			continue;
+		log_warn("%s (pid %ld) still running %u s after SIGTERM: SIGKILL", c->desc->name,
+			 (long)c->pid, STOP_GRACE_MS / 1000);
+		(void)kill(c->pid, SIGKILL);
+	}
+	return -1;
+}
+
 /* Stop the last running daemon in table order; quit when none is left. */
 static void stop_next(struct supervisor *s)
 {
@@ -217,26 +233,18 @@ static void stop_next(struct supervisor *s)
 			if (kill(c->pid, SIGTERM) < 0 && errno != ESRCH)
 				log_warn_errno(-errno, "kill %s: %m", c->desc->name);
 			c->term_sent = true;
+			/* its own grace period, then SIGKILL */
+			loop_remove(s->loop, s->kill_timer);
+			s->kill_timer = NULL;
+			int r = loop_add_timer(s->loop, STOP_GRACE_MS, 0, on_kill_timer, s,
+					       &s->kill_timer);
+			if (r < 0)
+				log_warn_errno(r, "no SIGKILL deadline for %s: %m", c->desc->name);
 		}
 		return;                 /* wait for it before the next */
 	}
 	log_info("all daemons stopped");
 	loop_quit(s->loop, 0);
-}
-
-static int on_kill_timer(struct loop *l, void *data)
-{
-	struct supervisor *s = data;
-	s->kill_timer = NULL;
-	for (size_t i = 0; i < s->n; i++) {
-		struct child *c = &s->children[i];
-		if (c->pid == 0)
-			continue;
-		log_warn("%s (pid %ld) still running after %u s: SIGKILL", c->desc->name,
-			 (long)c->pid, STOP_GRACE_MS / 1000);
-		(void)kill(c->pid, SIGKILL);
-	}
-	return -1;
 }
 
 static int on_stop_signal(struct loop *l, int signo, void *data)
@@ -253,9 +261,6 @@ static int on_stop_signal(struct loop *l, int signo, void *data)
 		loop_remove(l, s->children[i].restart);
 		s->children[i].restart = NULL;
 	}
-	int r = loop_add_timer(l, STOP_GRACE_MS, 0, on_kill_timer, s, &s->kill_timer);
-	if (r < 0)
-		log_warn_errno(r, "no SIGKILL deadline: %m");
 	stop_next(s);
 	return 0;
 }
