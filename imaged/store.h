@@ -60,7 +60,9 @@ struct store_open_report {
 	struct store_gc_stats gc;       /* the GC that open runs last */
 };
 
-/* Opens (creating it if needed) ROOT/images. ret_report may be NULL. */
+/* Opens ROOT/images (ROOT must exist; images/ and below are created 0700 and
+ * put back to 0700 if loosened), recovers, and runs a GC. ret_report may be
+ * NULL. */
 int store_open(const char *root, struct store **ret, struct store_open_report *ret_report);
 void store_close(struct store *s);
 const char *store_path(const struct store *s);    /* ROOT/images */
@@ -183,8 +185,10 @@ int store_image_set_user(struct store_image *img, const char *config_user);
 
 /* Inserts the image, or updates it if its id exists: fields replaced, tags
  * and repo digests added (each moves from any other image that had it),
- * annotations replaced. Every blob and layer it names must be in the store
- * (-ENOENT). img->size and img->created are filled in. */
+ * annotations, layers and blobs replaced. It always holds its config (id)
+ * and manifest blobs besides img->blobs. Every blob and layer it names must
+ * be in the store (-ENOENT; nothing is written then). img->size and
+ * img->created are filled in (created: of the first insert). */
 int store_image_put(struct store *s, struct store_image *img);
 /* Moves `tag` onto image `id`. */
 int store_image_tag(struct store *s, const char *id, const char *tag);
@@ -205,6 +209,20 @@ int store_image_list(struct store *s, const char *filter, struct store_image ***
 int store_image_remove(struct store *s, const char *id);
 
 /* ---- leases (store_lease.c) ------------------------------------------- */
+
+/*
+ * A pull, with leases:
+ *   store_lease_create(s, "pull-<n>", "pull <ref>", STORE_LEASE_TEMPORARY)
+ *   per blob: store_blob_exists() == 1 && store_lease_add_blob() == 0
+ *             (present and now held; -ENOENT: GC took it in between), else
+ *             store_inflight_join(digest) and, leading, download with
+ *             store_blob_begin(..., lease) ... commit
+ *   per layer: the same with store_layer_exists / store_lease_add_layer /
+ *             store_layer_begin ... commit(..., lease)
+ *   store_image_put(), then store_lease_release(s, "pull-<n>").
+ * If imaged dies on the way, the temporary lease is dropped at the next
+ * open and GC takes what only it held.
+ */
 
 enum store_lease_flags {
 	/* dropped at the next store_open: for a pull in progress */

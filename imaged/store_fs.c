@@ -5,8 +5,12 @@
  * setuid files, deep nesting). Removal walks with openat(O_NOFOLLOW|
  * O_DIRECTORY) and unlinkat only, holds two fds whatever the depth (it climbs
  * back with "..", checking the inode it expects), and never crosses into
- * another filesystem. imaged/unpack*.h offers no remove function, so it
- * lives here. Never logs; never touches anything outside the fd it is given.
+ * another filesystem. imaged/unpack.h has unpack_remove_tree for a failed
+ * unpack; the store keeps its own because it must also refuse to descend
+ * into a mount left inside a layer (-EXDEV: a bind mount must not be
+ * emptied) and must check the inode it climbs back to (-ESTALE), and it
+ * reports -ENOENT, which GC and recovery count on. Never logs; never
+ * touches anything outside the fd it is given.
  */
 #include <dirent.h>
 #include <errno.h>

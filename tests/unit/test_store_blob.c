@@ -236,3 +236,39 @@ TEST(store_blob_read_detects_corruption)
 	close(fd);
 	store_close(s);
 }
+
+/* Every fd the store holds (its dirs, lock, sqlite's db/wal/shm, a
+ * writer's temp file) is close-on-exec. */
+TEST(store_fds_are_cloexec)
+{
+	static bool inherited[1024];
+	struct store_blob_writer *w;
+	struct store_layer_writer *lw;
+	char digest[DIGEST_STR_SIZE];
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		inherited[fd] = fcntl(fd, F_GETFD) >= 0;
+	struct store *s = ts_open();
+	ts_blob(s, "x", NULL, digest);
+	CHECK_RC(store_blob_begin(s, digest, -1, 0, NULL, &w));
+	CHECK_RC(store_layer_begin(s, &lw));
+	for (int fd = 0; fd < 1024; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+		if (fl < 0 || inherited[fd])
+			continue;
+		n++;
+		if (!(fl & FD_CLOEXEC)) {
+			char link[64], target[PATH_MAX] = "";
+			snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+			ssize_t len = readlink(link, target, sizeof target - 1);
+			target[len > 0 ? len : 0] = '\0';
+			fprintf(stderr, "  fd %d (%s) is not O_CLOEXEC\n", fd, target);
+			CHECK(0);
+		}
+	}
+	CHECK(n >= 9);          /* 5 store fds, db + wal + shm, the writers' */
+	store_blob_abort(w);
+	store_layer_abort(lw);
+	store_close(s);
+}
