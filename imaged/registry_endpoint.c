@@ -152,6 +152,11 @@ int reg_endpoints_build(struct registry_session *s, const struct registry_creden
 	return 0;
 }
 
+static bool creds_given(const struct reg_creds *cr)
+{
+	return cr->username || cr->identity_token || cr->registry_token;
+}
+
 /* Errors that no other endpoint can fix. */
 static bool final_error(int r, const struct reg_http_resp *rs)
 {
@@ -201,7 +206,10 @@ int reg_request(struct registry_session *s, const char *kind, const char *object
 			return 0;
 		}
 		what_of(s, kind, object, ep, what, sizeof what);
-		if (r == 0)
+		if (r == 0 && rs->status == 401 && creds_given(&ep->creds))
+			r = reg_fail(err, CRISP_STATUS_UNAUTHENTICATED, -EACCES,
+				     "%s: the registry refused the credentials (401)", what);
+		else if (r == 0)
 			r = reg_http_status_error(rs, what, err);
 		unreachable[i] = r == -EHOSTUNREACH;
 		if (final_error(r, rs) || !(ep->mirror || unreachable[i]))
