@@ -12,7 +12,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec/crisp
 BINDIR     ?= $(PREFIX)/bin
 UNITDIR    ?= /etc/systemd/system
 B          := build
-PKGS       := grpc libcrypto libprotobuf-c libcap libseccomp sqlite3 inih json-c libcurl libarchive libselinux
+PKGS       := grpc libcrypto libprotobuf-c libcap libseccomp sqlite3 inih json-c libcurl libarchive libselinux zlib libzstd
 PYTHON     := /usr/bin/python3
 
 CC         ?= cc
@@ -64,8 +64,11 @@ $(B)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h) $(wildcard */*.h)
 $(B)/libcommon.a: $(COMMON_O)
 	rm -f $@ && ar rcs $@ $^
 
+# the objects of one program: every .c in its directory ($(1))
+prog_objs = $(patsubst %.c,$(B)/obj/%.o,$(wildcard $(1)/*.c))
+
 .SECONDEXPANSION:
-$(PROGS:%=$(B)/%): $(B)/%: $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard $$*/*.c)) $(B)/libcommon.a
+$(PROGS:%=$(B)/%): $(B)/%: $$(call prog_objs,$$*) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(PKG_LIBS)
 
 $(B)/tests/unit: $(UNIT_O) $(MODULE_O) $(B)/libcommon.a
