@@ -3,8 +3,11 @@
  * store object, the database plumbing (store_db.c), the filesystem helpers
  * (store_fs.c) and the recovery steps run by store_open (store_gc.c).
  *
- * Locking order, always: gc_lock (rwlock) -> db_lock (mutex). db_lock is
- * held for one transaction and never across file IO of unbounded length.
+ * Locking order, always: usage_lock -> gc_lock (rwlock) -> db_lock (mutex).
+ * db_lock is held for one transaction and never across file IO of unbounded
+ * length; gc_lock is taken shared by every "content in place + row +
+ * lease hold" step and by the usage walk, exclusive by GC only.
+ * flight_lock is a leaf and is never held with any other.
  */
 #pragma once
 #include <pthread.h>
