@@ -301,8 +301,9 @@ static int resolve_index(struct registry_session *s, struct raw *top, struct raw
 int registry_pull_manifest(struct registry_session *s, struct registry_manifest **ret,
 			   struct registry_error *err)
 {
-	char what[REF_STRING_MAX + 16];
-	image_ref_string(&s->ref, what, sizeof what);
+	char ref[REF_STRING_MAX], what[REF_STRING_MAX + 16];
+	image_ref_string(&s->ref, ref, sizeof ref);
+	snprintf(what, sizeof what, "manifest %s", ref);
 	struct raw top = { 0 }, child = { 0 }, *img = &top;
 	struct registry_manifest *m = calloc(1, sizeof *m);
 	if (!m)
