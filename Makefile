@@ -67,6 +67,7 @@ $(B)/libcommon.a: $(COMMON_O)
 # the objects of one program: every .c in its directory ($(1))
 prog_objs = $(patsubst %.c,$(B)/obj/%.o,$(wildcard $(1)/*.c))
 
+.SECONDARY:
 .SECONDEXPANSION:
 $(PROGS:%=$(B)/%): $(B)/%: $$(call prog_objs,$$*) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(PKG_LIBS)
@@ -87,6 +88,12 @@ check: all
 
 check-unit: all
 	$(B)/tests/unit
+
+check-proto: all
+	$(PYTHON) -m pytest -q tests/integration/test_proto.py
+
+check-policy: all
+	sh scripts/check-policy.sh
 
 check-integration: all
 	$(PYTHON) -m pytest -q tests/integration

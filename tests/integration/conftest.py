@@ -9,8 +9,9 @@ from crisp_env import Suite  # noqa: E402
 
 @pytest.fixture
 def suite():
-    s = Suite().start()
+    s = Suite()
     try:
+        s.start()
         yield s
     finally:
         s.cleanup()
@@ -19,8 +20,9 @@ def suite():
 @pytest.fixture(scope="module")
 def shared_suite():
     """One suite for read-only tests of a module."""
-    s = Suite().start()
+    s = Suite()
     try:
+        s.start()
         yield s
     finally:
         s.cleanup()

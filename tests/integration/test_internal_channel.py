@@ -28,7 +28,8 @@ def peer(sock, scenario, user="crisp"):
     p = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
                         "internal_peer.py"), sock, scenario, pb2dir()],
                        capture_output=True, text=True, timeout=30,
-                       user=user, group=user if user != "root" else None)
+                       user=user, group={"crisp": "crisp", "nobody": "nogroup"}.get(user, "root"),
+                       extra_groups=[])
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
