@@ -170,18 +170,23 @@ static int pdeathsig_rearm(int sig, pid_t ppid)
 }
 
 #ifdef CRISP_SANITIZE
-/* The ASan runtime reads /proc/self/maps (on start-up, on a report, and for
- * LeakSanitizer at exit): let it, in the sanitizer build only. */
+/* What the ASan runtime reads, in the sanitizer build only: /proc/self/maps
+ * (at start-up, on a report, and LeakSanitizer's /proc/<pid>/task at exit),
+ * and, to symbolize a report in-process, the binary itself (/proc/self/exe
+ * resolves to it), the libraries and their debug files under /usr/lib. */
+static const char *const sanitize_ro[] = { "/proc/self", "/proc/self/exe", "/usr/lib", NULL };
+
 static int landlock_apply(const struct privdrop *pd)
 {
-	const char *ro[PRIVDROP_MAX_PATHS + 2];
+	const char *ro[PRIVDROP_MAX_PATHS + sizeof sanitize_ro / sizeof *sanitize_ro];
 	size_t n = 0;
 	for (; pd->landlock_ro && pd->landlock_ro[n]; n++) {
 		if (n == PRIVDROP_MAX_PATHS)
 			return -E2BIG;
 		ro[n] = pd->landlock_ro[n];
 	}
-	ro[n++] = "/proc/self";
+	for (size_t i = 0; sanitize_ro[i]; i++)
+		ro[n++] = sanitize_ro[i];
 	ro[n] = NULL;
 	struct landlock_rules r = {
 		.rw = pd->landlock_rw, .ro = ro, .exec = pd->landlock_exec,

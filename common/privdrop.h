@@ -19,8 +19,9 @@
  * Returns negative errno; never logs. On failure *ret_step names the step
  * that failed ("user", "setgroups", "setresgid", "setresuid", "capabilities",
  * "pdeathsig", "no_new_privs", "landlock", "seccomp", "profile").
- * In a CRISP_SANITIZE build, /proc/self is added to the Landlock read-only
- * paths (the ASan runtime reads /proc/self/maps).
+ * In a CRISP_SANITIZE build, /proc/self, the binary and /usr/lib are added
+ * to the Landlock read-only paths (the ASan runtime reads /proc/self/maps and
+ * symbolizes reports in-process).
  */
 #pragma once
 #include <stdbool.h>
