@@ -1,0 +1,37 @@
+/*
+ * criserver: the state the CRI handlers share, and the handlers' names. One
+ * struct criserver lives for the life of the process (main.c makes it);
+ * handlers get it as their userdata. Owns nothing itself: the config is
+ * common/daemon.c's, the backends backend.c's, the gRPC server
+ * rpc_server.c's, the socket cri_socket.c's.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "common/config.h"
+#include "criserver/backend.h"
+#include "criserver/cri_socket.h"
+#include "criserver/rpc.h"
+
+/* The daemons criserver asks, in the suite's start order (common/proc.c). */
+enum backend_id { BACKEND_IMAGED, BACKEND_SANDBOXD, BACKEND_STREAMD, BACKEND_N };
+
+struct criserver {
+	const struct crisp_config *cfg; /* common/daemon.c's */
+	struct backend *backends[BACKEND_N];
+	struct cri_socket *sock;
+	struct rpc_server *rpc;
+	int64_t started_ms;             /* CLOCK_REALTIME */
+};
+
+/* routes.c: every CRI method, with its handler or NULL (not built yet). */
+const struct rpc_method *cri_methods(size_t *ret_n);
+
+/* runtime_info.c: what the runtime is and how it is. */
+void cri_version(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_status(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_runtime_config(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+
+/* call_backend.c: ask daemon b on behalf of CRI call r (see there). */
+int cri_ask(struct rpc *r, struct backend *b, uint32_t type, const ProtobufCMessage *req,
+	    const ProtobufCMessageDescriptor *answer_desc, backend_cb cb, void *ctx);
