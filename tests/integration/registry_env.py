@@ -7,6 +7,7 @@ small OCI images (a tar.gz layer holding busybox-static) as OCI layouts by
 the image spec, and pushes them with skopeo. It stops everything it
 started, by its own process handles, and removes its directory.
 """
+import base64
 import gzip
 import hashlib
 import io
@@ -20,6 +21,7 @@ import tarfile
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
@@ -259,17 +261,30 @@ class RegistryEnv:
                              timeout=60).stdout
         return raw, sha256(raw)
 
-    def put_manifest(self, reg, repo, ref, raw, media_type, creds=None):
-        """PUT a manifest the registry API way (for a Docker manifest list,
-        which skopeo will not make from an OCI index)."""
-        req = urllib.request.Request("%s/v2/%s/manifests/%s" % (reg.url, repo, ref),
-                                     data=raw, method="PUT",
-                                     headers={"Content-Type": media_type})
+    def _request(self, reg, url, data, method, headers, creds):
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         c = creds or reg.creds()
         if c:
-            import base64
             req.add_header("Authorization", "Basic " + base64.b64encode(c.encode()).decode())
-        with urllib.request.urlopen(req, timeout=30) as r:
+        return urllib.request.urlopen(req, timeout=60)
+
+    def put_blob(self, reg, repo, data, creds=None):
+        """A monolithic blob upload by the registry API (for blobs skopeo
+        will not push, such as a config over its 4 MiB limit)."""
+        with self._request(reg, "%s/v2/%s/blobs/uploads/" % (reg.url, repo), b"", "POST",
+                           {}, creds) as r:
+            loc = urllib.parse.urljoin(reg.url, r.headers["Location"])
+        sep = "&" if "?" in loc else "?"
+        with self._request(reg, loc + sep + "digest=" + sha256(data), data, "PUT",
+                           {"Content-Type": "application/octet-stream"}, creds) as r:
+            return r.headers.get("Docker-Content-Digest")
+
+    def put_manifest(self, reg, repo, ref, raw, media_type, creds=None):
+        """PUT a manifest the registry API way (for a Docker manifest list,
+        which skopeo will not make from an OCI index); its blobs must be
+        there already."""
+        with self._request(reg, "%s/v2/%s/manifests/%s" % (reg.url, repo, ref), raw, "PUT",
+                           {"Content-Type": media_type}, creds) as r:
             return r.headers.get("Docker-Content-Digest")
 
     # ---- the end ----------------------------------------------------------

@@ -15,11 +15,13 @@
  *   --platform os/arch[/variant]
  *   --max-manifest N --stall-ms N --retries N --retry-max-ms N --connect-ms N
  *   --deadline-ms N          the pull's deadline, from the start of each pull
+ *                            (negative: already passed)
  *   --threads N              pull the references from N threads, one client
  *   --layer-threads N        fetch each image's layers from N threads, one session
  *   --cancel-after N         set the cancel flag after N layer bytes
  *   --out DIR                write blobs to DIR/sha256/<hex>
  *   --repeat N               pull the list N times (same client: token cache)
+ *   --repeat-delay-ms N      wait this long between two rounds
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +47,7 @@ static bool have_platform;
 static int64_t deadline_rel_ms;
 static long cancel_after = -1;
 static const char *out_dir;
-static int threads = 1, layer_threads = 1, repeat = 1;
+static int threads = 1, layer_threads = 1, repeat = 1, repeat_delay_ms;
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct pull {
@@ -258,6 +260,7 @@ static void parse_args(int argc, char **argv)
 		{ "retries", 1, 0, 'R' }, { "retry-max-ms", 1, 0, 'x' }, { "connect-ms", 1, 0, 'c' },
 		{ "deadline-ms", 1, 0, 'd' }, { "threads", 1, 0, 't' }, { "layer-threads", 1, 0, 'l' },
 		{ "cancel-after", 1, 0, 'k' }, { "out", 1, 0, 'o' }, { "repeat", 1, 0, 'n' },
+		{ "repeat-delay-ms", 1, 0, 'w' },
 		{ 0, 0, 0, 0 },
 	};
 	int ch;
@@ -295,6 +298,7 @@ static void parse_args(int argc, char **argv)
 		case 'k': cancel_after = atol(optarg); break;
 		case 'o': out_dir = optarg; break;
 		case 'n': repeat = atoi(optarg); break;
+		case 'w': repeat_delay_ms = atoi(optarg); break;
 		default: exit(2);
 		}
 	}
@@ -316,6 +320,8 @@ int main(int argc, char **argv)
 	if (threads < 1 || threads > 64)
 		threads = 1;
 	for (int round = 0; round < repeat; round++) {
+		if (round && repeat_delay_ms > 0)
+			usleep((useconds_t)repeat_delay_ms * 1000);
 		struct job jobs[64];
 		pthread_t t[64];
 		for (int i = 0; i < threads; i++) {
