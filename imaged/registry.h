@@ -45,18 +45,22 @@
  *   -EBUSY         RESOURCE_EXHAUSTED  rate limited (429) after the retries
  *   -ETIMEDOUT     DEADLINE_EXCEEDED   stalled, or past the caller's deadline
  *   -ECANCELED     CANCELLED           the cancel flag was set
- *   -EHOSTUNREACH  UNAVAILABLE         could not connect / TLS failed / 5xx
- *                                      after the retries / redirect loop
+ *   -EHOSTUNREACH  UNAVAILABLE         could not connect, or TLS failed
+ *   -ECONNRESET    UNAVAILABLE         connection cut, after the retries
+ *   -EIO           UNAVAILABLE         5xx, after the retries
+ *   -ELOOP         UNAVAILABLE         more than max_redirects redirects
  *   -EBADMSG       DATA_LOSS           content does not match its digest or size
  *   -EPROTO        FAILED_PRECONDITION a reply crisp cannot use (malformed or
- *                                      unsupported manifest, bad challenge)
+ *                                      unsupported manifest, unusable token
+ *                                      realm or answer, https->http redirect)
+ *   -EPROTO        UNKNOWN             an HTTP status the API does not use
  *   -ENOMEM        INTERNAL
  *   (a sink's own negative errno is returned as is, with INTERNAL)
  *
  * Threads: a client is shared by any number of threads; a session is one
  * pull of one reference: registry_pull_manifest from one thread, then
  * registry_pull_blob from several threads at once if the caller likes.
- * Never logs.
+ * Sessions are closed before their client is freed. Never logs.
  */
 #pragma once
 #include <stdatomic.h>

@@ -39,6 +39,14 @@ def sha256(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the test process dies, so that
+    a killed test run leaves no registry behind."""
+    import ctypes
+    import signal
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -180,7 +188,8 @@ class RegistryEnv:
             env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
             with open(log, "ab") as lf:
                 proc = subprocess.Popen([REGISTRY_BIN, "serve", cfg], stdout=lf, stderr=lf,
-                                        env=env, start_new_session=True)
+                                        env=env, start_new_session=True,
+                                        preexec_fn=_die_with_parent)
             if self._wait_ready(proc, port, log):
                 r = Registry(name, port, proc, root, *(htpasswd or (None, None)))
                 self.registries.append(r)
