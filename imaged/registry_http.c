@@ -94,8 +94,10 @@ static void add_www_authenticate(struct xfer *x, const char *v, size_t vlen)
 	char *n = realloc(old, ol + vlen + 3);
 	if (!n)
 		return;
-	if (ol)
-		memcpy(n + ol, ", ", 2), ol += 2;
+	if (ol) {
+		memcpy(n + ol, ", ", 2);
+		ol += 2;
+	}
 	copy_value(n + ol, vlen + 1, v, vlen);
 	x->rs->www_authenticate = n;
 }
@@ -121,8 +123,10 @@ static void header_field(struct xfer *x, const char *b, size_t len)
 	size_t nl = (size_t)(colon - b);
 	const char *v = colon + 1;
 	size_t vl = len - nl - 1;
-	while (vl && (*v == ' ' || *v == '\t'))
-		v++, vl--;
+	while (vl && (*v == ' ' || *v == '\t')) {
+		v++;
+		vl--;
+	}
 	char tmp[128];
 	struct reg_http_resp *rs = x->rs;
 	if (nl == 12 && strncasecmp(b, "Content-Type", nl) == 0)
@@ -227,7 +231,9 @@ static size_t on_body(char *b, size_t size, size_t n, void *ud)
 	}
 	if (x->skip) {
 		size_t k = x->skip < len ? (size_t)x->skip : len;
-		x->skip -= k, b += k, len -= k;
+		x->skip -= k;
+		b += k;
+		len -= k;
 	}
 	if (len == 0)
 		return all;
@@ -440,10 +446,13 @@ static bool status_retryable(long st)
 	return st == 429 || st == 500 || st == 502 || st == 503 || st == 504;
 }
 
-/* One exchange on t->url. Returns an outcome, or a negative errno. */
+/* One exchange on t->url. Returns an outcome (with the Location of a
+ * redirect in ret_location), or a negative errno. The handle keeps no
+ * pointer to this call's memory when it returns. */
 static int attempt_once(struct registry_session *s, CURL *h, struct reg_http_req *rq,
 			struct reg_http_resp *rs, const struct target *t, int64_t *ret_delay,
-			int *ret_fail, struct registry_error *err)
+			char ret_location[REGISTRY_URL_MAX], int *ret_fail,
+			struct registry_error *err)
 {
 	struct xfer x = { .s = s, .rq = rq, .rs = rs, .last_dl = -1, .last_ul = -1,
 			  .last_progress_ms = reg_now_ms(), .body_cap = rs->body ? rs->body_len + 1 : 0 };
@@ -454,7 +463,6 @@ static int attempt_once(struct registry_session *s, CURL *h, struct reg_http_req
 	response_begin(&x, "");
 	struct curl_slist *hdrs = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
-	curl_easy_reset(h);
 	int r = build_headers(&x, t, &hdrs);
 	if (r == 0)
 		r = handle_setup(h, &x, t, hdrs, errbuf);
@@ -463,8 +471,13 @@ static int attempt_once(struct registry_session *s, CURL *h, struct reg_http_req
 		return reg_fail(err, CRISP_STATUS_INTERNAL, r, "setting up a request failed");
 	}
 	CURLcode e = curl_easy_perform(h);
+	char *loc = NULL;
+	ret_location[0] = '\0';
+	if (e == CURLE_OK && is_redirect(rs->status) &&
+	    curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+		reg_strlcpy(ret_location, REGISTRY_URL_MAX, loc);
+	curl_easy_reset(h);             /* keeps the connection, drops our pointers */
 	headers_free(hdrs);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	if (e != CURLE_OK) {
 		r = transport_error(&x, e, errbuf, t->url, err);
 		if (x.abort_errno == 0 && transport_retryable(e)) {
@@ -506,19 +519,18 @@ int reg_url_origin(const char *url, struct reg_origin *ret)
 	return r;
 }
 
-/* Moves t to the Location of the redirect h just got. */
-static int follow_redirect(struct registry_session *s, CURL *h, struct target *t, unsigned n,
-			   struct registry_error *err)
+/* Moves t to loc, the Location of redirect number n. */
+static int follow_redirect(struct registry_session *s, const char *loc, struct target *t,
+			   unsigned n, struct registry_error *err)
 {
 	char u[REGISTRY_URL_MAX];
 	reg_url_redact(t->url, u, sizeof u);
-	char *loc = NULL;
 	struct reg_origin from, to;
 	if (n > s->c->opt.max_redirects)
 		return reg_fail(err, CRISP_STATUS_UNAVAILABLE, -ELOOP,
 				"%s: more than %u redirects", u, s->c->opt.max_redirects);
-	if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc ||
-	    strlen(loc) >= sizeof t->url || reg_url_origin(t->url, &from) < 0 || reg_url_origin(loc, &to) < 0)
+	if (!loc[0] || strlen(loc) + 1 >= sizeof t->url || reg_url_origin(t->url, &from) < 0 ||
+	    reg_url_origin(loc, &to) < 0)
 		return reg_fail(err, CRISP_STATUS_FAILED_PRECONDITION, -EPROTO,
 				"%s: a redirect without a usable http(s) Location", u);
 	if (strcmp(from.scheme, "https") == 0 && strcmp(to.scheme, "http") == 0 &&
@@ -575,13 +587,14 @@ int reg_http_do(struct registry_session *s, struct reg_http_req *rq, struct reg_
 	if (!h)
 		return reg_fail(err, CRISP_STATUS_INTERNAL, -ENOMEM, "no curl handle");
 	unsigned retries = 0, redirects = 0;
+	char location[REGISTRY_URL_MAX];
 	int r;
 	for (;;) {
 		int64_t delay = -1;
 		int fail = 0;
-		r = attempt_once(s, h, rq, rs, &t, &delay, &fail, err);
+		r = attempt_once(s, h, rq, rs, &t, &delay, location, &fail, err);
 		if (r == OUT_REDIRECT) {
-			r = follow_redirect(s, h, &t, ++redirects, err);
+			r = follow_redirect(s, location, &t, ++redirects, err);
 			if (r < 0)
 				break;
 			continue;
