@@ -98,6 +98,11 @@ struct registry_host_options {
 	const char *ca_file;    /* PEM CAs to verify this host; NULL: the system's */
 };
 
+/* Proposed crisp.conf keys (common/config wires them):
+ *   [registry]          docker_config, connect_timeout, stall_timeout,
+ *                       max_retries, retry_max, max_redirects,
+ *                       max_manifest_size, max_blob_size
+ *   [registry."HOST"]   mirrors = URL, URL...; insecure = bool; ca_file = PATH */
 struct registry_options {
 	const struct registry_host_options *hosts;
 	size_t n_hosts;

@@ -63,12 +63,15 @@ int reg_mirror_parse(const char *url, char *base, size_t base_len, char *authori
 {
 	bool https;
 	const char *p;
-	if (strncasecmp(url, "https://", 8) == 0)
-		https = true, p = url + 8;
-	else if (strncasecmp(url, "http://", 7) == 0)
-		https = false, p = url + 7;
-	else
+	if (strncasecmp(url, "https://", 8) == 0) {
+		https = true;
+		p = url + 8;
+	} else if (strncasecmp(url, "http://", 7) == 0) {
+		https = false;
+		p = url + 7;
+	} else {
 		return -EINVAL;
+	}
 	size_t an = strcspn(p, "/");
 	if (an == 0 || an >= authority_len)
 		return -EINVAL;

@@ -245,8 +245,11 @@ static int index_pick(const struct registry_session *s, const struct raw *idx,
 			   *variant = json_str(p, "variant");
 		platform_append(seen, sizeof seen, os, arch, variant);
 		int score = reg_platform_score(&s->platform, os, arch, variant);
-		if (score > best)
-			best = score, best_entry = e, best_plat = p;
+		if (score > best) {
+			best = score;
+			best_entry = e;
+			best_plat = p;
+		}
 	}
 	const struct registry_platform *w = &s->platform;
 	if (!best_entry)
