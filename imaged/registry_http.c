@@ -8,7 +8,9 @@
  * streamed body resumes after the bytes its sink already has, with a Range
  * request, or by skipping them when the server ignores Range), the body cap
  * (Content-Length and the bytes that arrive), and stopping a transfer on the
- * cancel flag, the deadline, or a stall (xferinfo callback).
+ * cancel flag, the deadline, or a stall (xferinfo callback). For a push it
+ * also sends a body (HEAD, POST, PUT, PATCH; the body is read again from
+ * its start on every attempt) and keeps the Location of the answer.
  *
  * Never logs and never sets CURLOPT_VERBOSE (headers carry secrets); a URL
  * in a message loses its query (presigned blob URLs carry signatures).
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <json-c/json.h>
 #include "imaged/registry_int.h"
 
@@ -38,6 +41,7 @@ struct xfer {
 	const char *abort_why;
 	int64_t last_progress_ms;
 	curl_off_t last_dl, last_ul;
+	uint64_t sent;                  /* bytes of rq->body sent in this attempt */
 };
 
 static bool is_2xx(long st)
@@ -67,6 +71,7 @@ static void response_begin(struct xfer *x, const char *line)
 	x->rs->body_len = 0;
 	x->rs->content_type[0] = '\0';
 	x->rs->docker_digest[0] = '\0';
+	x->rs->location[0] = '\0';
 	x->rs->content_length = -1;
 	free(x->rs->www_authenticate);
 	x->rs->www_authenticate = NULL;
@@ -135,6 +140,8 @@ static void header_field(struct xfer *x, const char *b, size_t len)
 		copy_value(rs->docker_digest, sizeof rs->docker_digest, v, vl);
 	else if (nl == 16 && strncasecmp(b, "WWW-Authenticate", nl) == 0)
 		add_www_authenticate(x, v, vl);
+	else if (nl == 8 && strncasecmp(b, "Location", nl) == 0)
+		copy_value(rs->location, sizeof rs->location, v, vl);
 	else if (nl == 14 && strncasecmp(b, "Content-Length", nl) == 0) {
 		copy_value(tmp, sizeof tmp, v, vl);
 		char *end;
@@ -256,6 +263,33 @@ static size_t on_body(char *b, size_t size, size_t n, void *ud)
 	return all;
 }
 
+/* The request body (push), from memory or by pread from its fd. */
+static size_t on_upload(char *buf, size_t size, size_t n, void *ud)
+{
+	struct xfer *x = ud;
+	const struct reg_http_body *b = x->rq->body;
+	size_t want = size * n;
+	if (b->len - x->sent < want)
+		want = (size_t)(b->len - x->sent);
+	if (want == 0)
+		return 0;
+	if (b->buf) {
+		memcpy(buf, (const char *)b->buf + x->sent, want);
+	} else {
+		ssize_t got;
+		do
+			got = pread(b->fd, buf, want, (off_t)(b->offset + x->sent));
+		while (got < 0 && errno == EINTR);
+		if (got <= 0) {
+			xfer_stop(x, -EIO, "reading the data to send failed");
+			return CURL_READFUNC_ABORT;
+		}
+		want = (size_t)got;
+	}
+	x->sent += want;
+	return want;
+}
+
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
 {
@@ -321,6 +355,15 @@ static int build_headers(const struct xfer *x, const struct target *t, struct cu
 		r = header_add(&l, "Accept", x->rq->accept);
 	if (r == 0 && t->authz)
 		r = header_add(&l, "Authorization", t->authz);
+	if (r == 0 && x->rq->content_type)
+		r = header_add(&l, "Content-Type", x->rq->content_type);
+	if (r == 0 && x->rq->content_range)
+		r = header_add(&l, "Content-Range", x->rq->content_range);
+	if (r == 0 && x->rq->body) {
+		struct curl_slist *nl = curl_slist_append(l, "Expect:");  /* no 100-continue */
+		r = nl ? 0 : -ENOMEM;
+		l = nl ? nl : l;
+	}
 	if (r == 0 && x->resume_from) {
 		snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)x->resume_from);
 		r = header_add(&l, "Range", range);
@@ -361,10 +404,24 @@ static int handle_setup(CURL *h, struct xfer *x, const struct target *t, struct 
 	SET(CURLOPT_SHARE, c->share);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_BUFFERSIZE, 128L * 1024L);
-	if (x->rq->post_fields)
+	const char *method = x->rq->method ? x->rq->method : "GET";
+	if (x->rq->body) {
+		SET(CURLOPT_UPLOAD, 1L);
+		SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->rq->body->len);
+		SET(CURLOPT_READFUNCTION, on_upload);
+		SET(CURLOPT_READDATA, x);
+		if (strcmp(method, "PUT") != 0)
+			SET(CURLOPT_CUSTOMREQUEST, method);
+	} else if (x->rq->post_fields) {
 		SET(CURLOPT_POSTFIELDS, x->rq->post_fields);
-	else
+	} else if (strcmp(method, "POST") == 0) {
+		SET(CURLOPT_POSTFIELDSIZE, 0L);
+		SET(CURLOPT_POSTFIELDS, "");
+	} else if (strcmp(method, "HEAD") == 0) {
+		SET(CURLOPT_NOBODY, 1L);
+	} else {
 		SET(CURLOPT_HTTPGET, 1L);
+	}
 	return e == CURLE_OK ? 0 : -EINVAL;
 }
 #undef SET
@@ -422,6 +479,8 @@ static int transport_error(const struct xfer *x, CURLcode e, const char *errbuf,
 				x->abort_why);
 	case -EBADMSG:
 		return reg_fail(err, CRISP_STATUS_DATA_LOSS, -EBADMSG, "%s: %s", u, x->abort_why);
+	case -EIO:
+		return reg_fail(err, CRISP_STATUS_INTERNAL, -EIO, "%s: %s", u, x->abort_why);
 	default:
 		return reg_fail(err, CRISP_STATUS_INTERNAL, -ENOMEM, "%s: out of memory", u);
 	}

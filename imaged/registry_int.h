@@ -115,12 +115,26 @@ void reg_free_secret(char *s);
 
 typedef int (*reg_sink_fn)(void *ud, const void *buf, size_t len);
 
+/* A request body (push): len bytes of buf, or of fd from offset on (read
+ * with pread, so that a retry or an auth round sends it again from the
+ * start). */
+struct reg_http_body {
+	const void *buf;                /* NULL: read fd */
+	int fd;
+	uint64_t offset;
+	uint64_t len;
+};
+
 struct reg_http_req {
-	const char *method;             /* "GET" (default) or "POST" */
+	const char *method;             /* "GET" (default), "POST", or for a push
+					 * "HEAD", "PUT", "PATCH" */
 	const char *url;
 	const char *accept;             /* Accept header, or NULL */
 	const char *authz;              /* Authorization value; dropped on leaving the origin */
 	const char *post_fields;        /* POST body, form encoded */
+	const struct reg_http_body *body;   /* a body to send (push), or NULL */
+	const char *content_type;       /* Content-Type of body, or NULL */
+	const char *content_range;      /* Content-Range of body (PATCH), or NULL */
 	bool tls_verify;
 	const char *ca_file;
 	uint64_t max_body;              /* cap of a 2xx body (always set: 0 is 0) */
@@ -136,6 +150,7 @@ struct reg_http_resp {
 	char content_type[REGISTRY_MEDIA_TYPE_MAX];
 	char docker_digest[DIGEST_STR_SIZE + 64];  /* Docker-Content-Digest */
 	char *www_authenticate;         /* every such header, joined by ", " */
+	char location[REGISTRY_URL_MAX];    /* Location of a 2xx (uploads), "" if none */
 	int64_t content_length;         /* -1: none */
 	int sink_error;                 /* the sink's errno when it stopped us */
 };
