@@ -101,17 +101,21 @@ static int args_parse(int argc, char **argv, struct child_args *ret,
 	return 0;
 }
 
-/* Only fds 0 (blob), 1, 2 (never a directory) and 3 (status) stay open. */
+/* Only fds 0 (blob), 1, 2 and 3 (status) stay open. 1 and 2 stay for
+ * libc's last words; when missing or a directory they become copies of the
+ * read-only blob fd, so that nothing we open later lands on them. */
 static int fds_check(struct unpack_error *err)
 {
 	if (close_range(UNPACK_STATUS_FD + 1, ~0U, 0) < 0)
 		return unpack_fail_errno(err, errno, "close_range");
 	struct stat st;
-	for (int fd = 1; fd <= 2; fd++)
-		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
-			close(fd);
 	if (fstat(0, &st) < 0 || S_ISDIR(st.st_mode))
 		return unpack_fail(err, UNPACK_ERR_SYSTEM, EBADF, "the blob fd 0 is missing");
+	if (fstat(UNPACK_STATUS_FD, &st) < 0 || S_ISDIR(st.st_mode))
+		return unpack_fail(err, UNPACK_ERR_SYSTEM, EBADF, "the status fd is missing");
+	for (int fd = 1; fd <= 2; fd++)
+		if ((fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) && dup2(0, fd) < 0)
+			return unpack_fail_errno(err, errno, "dup2");
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * failed or abandoned unpack left behind (or of a directory an entry
  * replaces). Walks with openat(O_NOFOLLOW) and unlinkat only: never follows a
  * symlink, never leaves the tree it started in (it climbs back with ".."
- * only as many levels as it went down), and holds two fds at most, however
+ * only as many levels as it went down, checking that ".." holds the
+ * directory it just left), and holds two fds at most, however
  * deep the tree (a layer can nest directories deeper than RLIMIT_NOFILE).
  * Must never: chmod, chown or otherwise change what it does not remove.
  */
@@ -117,10 +118,18 @@ static int step(int *cur, struct name_stack *st, char *sub)
 	int up = openat(*cur, "..", DIR_FLAGS);
 	if (up < 0)
 		return -errno;
+	/* ".." must be where we came from: the level we leave is up/name */
+	char *name = st->v[--st->n];
+	struct stat here, there;
+	int r = 0;
+	if (fstat(*cur, &here) < 0 || fstatat(up, name, &there, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	else if (here.st_dev != there.st_dev || here.st_ino != there.st_ino)
+		r = -ESTALE;
 	close(*cur);
 	*cur = up;
-	char *name = st->v[--st->n];
-	int r = unlinkat(up, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+	if (r == 0 && unlinkat(up, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		r = -errno;
 	free(name);
 	return r;
 }
