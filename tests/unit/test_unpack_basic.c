@@ -339,3 +339,22 @@ TEST(unpack_gnu_tar_roundtrip_gnu)
 {
 	gnu_roundtrip("gnu");
 }
+
+/* Docker's and BuildKit's empty layer: 1024 zero bytes, gzipped. Its
+ * diff_id is well known. */
+TEST(unpack_empty_layer)
+{
+	char tar[4096], gz[4096], root[4096];
+	tl_path(tar, sizeof tar, unit_tmpdir(), "empty.tar");
+	tl_path(gz, sizeof gz, unit_tmpdir(), "empty.tar.gz");
+	tl_path(root, sizeof root, unit_tmpdir(), "root");
+	static const char zeros[1024];
+	tl_write_file(tar, zeros, sizeof zeros);
+	tl_gzip_file(tar, gz);
+	CHECK(mkdir(root, 0755) == 0);
+	struct unpack_result res;
+	struct unpack_error err;
+	CHECK_RC(tl_unpack(root, gz, UNPACK_COMP_GZIP, NULL, true, &res, &err));
+	CHECK(res.entries == 0 && res.tar_size == 1024);
+	CHECK(!strcmp(res.diff_id, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"));
+}
