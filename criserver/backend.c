@@ -24,6 +24,7 @@
 
 #include "common/chan.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "common/status.h"
 #include "criserver/backend.h"
 #include "crisp.pb-c.h"
@@ -452,8 +453,8 @@ static int handshake(struct backend *b, struct chan *c)
 	if (r < 0)
 		return r;
 	if (role != b->role) {
-		log_error("%s: the socket %s is served by role %d, not %s", b->name, b->path, role,
-			  b->name);
+		log_error("%s: the socket %s is served by %s (role %d), not %s", b->name, b->path,
+			  proc_role_name(role), role, b->name);
 		return -EPROTO;
 	}
 	return 0;
@@ -532,7 +533,7 @@ static void *backend_thread(void *arg)
 			backoff = BACKOFF_MIN_MS;
 			complained = false;
 		} else if (!complained) {
-			log_warn("%s is not reachable at %s: %s; retrying", b->name, b->path,
+			log_warn("cannot connect to %s at %s: %s; retrying", b->name, b->path,
 				 strerror(-r));
 			complained = true;
 		}
