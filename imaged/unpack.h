@@ -77,7 +77,9 @@ struct unpack_error {
 	char msg[UNPACK_MSG_LEN];
 };
 
-/* Caps on everything the layer controls. unpack_limits_default fills them. */
+/* Caps on everything the layer controls. unpack_limits_default fills them.
+ * max_tar_size also caps the blob's own size and each file's size (a sparse
+ * file's holes included). Every cap hit is UNPACK_ERR_LIMIT. */
 struct unpack_limits {
 	uint64_t max_tar_size;   /* uncompressed tar bytes (default 8 GiB) */
 	uint64_t max_ratio;      /* uncompressed / compressed (default 100) ... */
@@ -85,7 +87,7 @@ struct unpack_limits {
 	uint64_t max_entries;    /* tar entries (default 1,000,000) */
 	uint32_t max_path;       /* bytes of an entry or hardlink name (4095) */
 	uint32_t max_link;       /* bytes of a symlink target (4095) */
-	uint32_t max_xattrs;     /* xattrs on one entry (128) */
+	uint32_t max_xattrs;     /* distinct xattrs on one entry (128) */
 	uint32_t max_xattr_size; /* bytes of one xattr value (65536) */
 };
 
