@@ -292,12 +292,14 @@ static void finish(struct rpc *r, grpc_byte_buffer *bb, size_t bytes, grpc_statu
 	}
 	*st = (struct rpc_out){ .code = code, .details = d };
 	out_append(r, st);
+	bool gone = r->cancelled;       /* then send_next drops it */
 	send_next(r);
 	pthread_mutex_unlock(&r->lock);
-	int level = code == GRPC_STATUS_INTERNAL || code == GRPC_STATUS_UNKNOWN ||
-		    code == GRPC_STATUS_DATA_LOSS ? LOG_WARN : LOG_DEBUG;
-	log_msg(level, "%s: %s%s%s (%lld ms)", r->name, code_name(code), details ? ": " : "",
-		details ? details : "", (long long)(mono_ms() - r->start_ms));
+	int level = !gone && (code == GRPC_STATUS_INTERNAL || code == GRPC_STATUS_UNKNOWN ||
+			      code == GRPC_STATUS_DATA_LOSS) ? LOG_WARN : LOG_DEBUG;
+	log_msg(level, "%s: %s%s%s (%lld ms)%s", r->name, code_name(code), details ? ": " : "",
+		details ? details : "", (long long)(mono_ms() - r->start_ms),
+		gone ? ", not sent: the call is over" : "");
 	rpc_unref(r);
 	return;
 drop:

@@ -184,7 +184,10 @@ static void status_network_cb(void *ctx, const struct backend_answer *a)
 
 	if (a->more)
 		return;         /* NetworkStatus is one answer: wait for the last */
-	status_answer(c->cs, c->r, c->verbose, a);
+	if (a->status == CRISP_STATUS_CANCELLED)
+		rpc_finish_status(c->r, GRPC_STATUS_CANCELLED, "%s", a->error ? a->error : "cancelled");
+	else
+		status_answer(c->cs, c->r, c->verbose, a);
 	free(c);
 }
 
