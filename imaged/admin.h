@@ -28,26 +28,34 @@
  */
 #pragma once
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include "common/server.h"
+#include "imaged/digest.h"
+#include "imaged/oci_layout.h"
+#include "crisp.pb-c.h"
 
 #define ADMIN_JOBS_MAX 4
 
 struct store;
 struct registry_client;
 struct unpack_limits;
+struct admin_job;
 
 struct admin_ctx {
 	struct store *store;
 	struct registry_client *registry;
 	const char *unpack_exe;                 /* NULL: /proc/self/exe (imaged) */
 	const struct unpack_limits *unpack_limits;  /* NULL: the defaults */
+	uint64_t push_chunk_size;               /* 0: REGISTRY_PUSH_CHUNK */
 	/* set by admin_init */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
+	struct admin_job *jobs;                 /* running, under lock */
 	unsigned running;
 	bool stopping;
-	unsigned long seq;                      /* for lease ids */
+	atomic_ulong seq;                       /* for lease ids */
 };
 
 /* Fills a (store and registry must outlive it; exe/limits may be NULL) and
@@ -65,3 +73,13 @@ int admin_import(struct server_req *req, void *userdata);
 int admin_export(struct server_req *req, void *userdata);
 /* crisp.ImagePush -> crisp.ImagePushed. */
 int admin_push(struct server_req *req, void *userdata);
+
+/* The work itself, without the channel (the handlers run these on their
+ * thread; the unit tests call them directly). cancel may be NULL. */
+int admin_import_run(struct admin_ctx *a, int fd, const Crisp__ImageImport *rq,
+		     const atomic_bool *cancel, Crisp__ImageImported *ret, struct oci_error *err);
+void admin_imported_clear(Crisp__ImageImported *r);
+int admin_export_run(struct admin_ctx *a, int fd, const Crisp__ImageExport *rq,
+		     const atomic_bool *cancel, uint64_t *ret_bytes, struct oci_error *err);
+int admin_push_run(struct admin_ctx *a, const Crisp__ImagePush *rq, const atomic_bool *cancel,
+		   char ret_digest[DIGEST_STR_SIZE], struct oci_error *err);
