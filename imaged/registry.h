@@ -220,3 +220,35 @@ int registry_pull_blob(struct registry_session *s, const struct registry_descrip
  * most max_manifest_size bytes. */
 int registry_pull_small_blob(struct registry_session *s, const struct registry_descriptor *d,
 			     char **ret_buf, size_t *ret_len, struct registry_error *err);
+
+/* ---- push (registry_push.c) ------------------------------------------- */
+
+/*
+ * A push goes to the registry itself, never to a mirror (https, and for a
+ * loopback or insecure registry plain http when https cannot be reached),
+ * with scope repository:NAME:pull,push. Blobs the repository has already
+ * (HEAD) are skipped; others are uploaded (POST .../blobs/uploads/, then
+ * one PUT ?digest= for a blob up to chunk_size bytes, else PATCH chunks of
+ * chunk_size with Content-Range and a final PUT ?digest=). An upload
+ * Location on another origin gets no credentials. The manifest goes last
+ * (PUT .../manifests/<tag or digest>, Content-Type its media type).
+ */
+#define REGISTRY_PUSH_CHUNK (32u * 1024u * 1024u)  /* default chunk_size */
+
+/* Like registry_session_open, for a push to ref (tag or digest). */
+int registry_push_open(struct registry_client *c, const struct image_ref *ref,
+		       const struct registry_pull_options *o, struct registry_session **ret,
+		       struct registry_error *err);
+/* 1 if the repository has blob d, 0 if not. */
+int registry_blob_exists(struct registry_session *s, const struct registry_descriptor *d,
+			 struct registry_error *err);
+/* Uploads blob d: d->size bytes read from fd (pread from offset 0) unless
+ * the repository has it. chunk_size 0: REGISTRY_PUSH_CHUNK. ret_sent (may
+ * be NULL) is false when it was there already. */
+int registry_push_blob(struct registry_session *s, const struct registry_descriptor *d, int fd,
+		       uint64_t chunk_size, bool *ret_sent, struct registry_error *err);
+/* PUTs the manifest raw (media_type) under the reference's tag, or its
+ * digest when it has no tag; the reference's digest, if any, must be
+ * raw's. ret_digest gets raw's digest. */
+int registry_push_manifest(struct registry_session *s, const char *media_type, const void *raw,
+			   size_t len, char ret_digest[DIGEST_STR_SIZE], struct registry_error *err);
