@@ -36,7 +36,7 @@ GEN_O      := $(PROTOS:%=$(B)/obj/gen/%.pb-c.o)
 
 COMMON_O   := $(patsubst %.c,$(B)/obj/%.o,$(wildcard common/*.c)) $(GEN_O)
 DAEMONS    := criserver imaged sandboxd streamd conmon
-TOOLS      := crisp-up
+TOOLS      := crisp-up crispctl
 PROGS      := $(DAEMONS) $(TOOLS)
 UNIT_O     := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/unit/*.c))
 # the unit tests link every daemon module but the mains
