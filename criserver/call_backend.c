@@ -5,9 +5,19 @@
  * connection) before it is finished, the daemon is told (MSG_CANCEL) and the
  * request's callback runs with CANCELLED, so the handler finishes the call
  * and frees its state in one place: its callback.
+ *
+ * cri_forward is the whole handler for a CRI call that a daemon answers
+ * as is: each streamed answer (ENVELOPE_MORE) is one message of the call's
+ * stream, the final answer ends it; for a unary call the final answer is the
+ * response. A daemon's error status and text reach the client unchanged.
+ *
  * Must never let the callback see a freed call: the call is held across the
  * hand-off.
  */
+#include <errno.h>
+#include <string.h>
+
+#include "common/status.h"
 #include "criserver/criserver.h"
 
 static void cancel_hook(void *obj, uint64_t id)
@@ -33,4 +43,53 @@ int cri_ask(struct rpc *r, struct backend *b, uint32_t type, const ProtobufCMess
 		rpc_on_cancel(r, cancel_hook, b, id);
 	rpc_unref(r);
 	return e;
+}
+
+static grpc_status_code status_code(int32_t s)
+{
+	return s >= CRISP_STATUS_OK && s <= CRISP_STATUS_UNAUTHENTICATED ?
+	       (grpc_status_code)s : GRPC_STATUS_UNKNOWN;
+}
+
+static void forward_cb(void *ctx, const struct backend_answer *a)
+{
+	struct rpc *r = ctx;
+	int e;
+
+	if (a->more) {
+		e = a->body ? rpc_send(r, a->body) : -EINVAL;
+		if (e == -ENOBUFS)
+			rpc_abort(r, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				  "the client does not read the stream fast enough");
+		else if (e == -EMSGSIZE)
+			rpc_abort(r, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				  "a message of the stream is over api.max_msg_size");
+		else if (e < 0 && e != -ECANCELED)
+			rpc_abort(r, GRPC_STATUS_INTERNAL, "a crisp daemon streamed a bad answer");
+		return;         /* -ECANCELED: the cancel hook stops the daemon */
+	}
+	if (a->status != CRISP_STATUS_OK)
+		rpc_finish_status(r, status_code(a->status), "%s", a->error ? a->error : "");
+	else if (rpc_streaming(r))
+		rpc_finish_status(r, GRPC_STATUS_OK, NULL);
+	else if (a->body)
+		rpc_finish(r, a->body);
+	else
+		rpc_finish_status(r, GRPC_STATUS_INTERNAL, "a crisp daemon gave no answer");
+}
+
+void cri_forward(struct rpc *r, struct backend *b, uint32_t type, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *answer_desc)
+{
+	int e = cri_ask(r, b, type, req, answer_desc, forward_cb, r);
+
+	if (e == -ENOTCONN)
+		rpc_finish_status(r, GRPC_STATUS_UNAVAILABLE, "%s is not connected (restarting?)",
+				  backend_name(b));
+	else if (e == -ENOBUFS)
+		rpc_finish_status(r, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				  "too many requests in flight to %s", backend_name(b));
+	else if (e < 0)
+		rpc_finish_status(r, GRPC_STATUS_INTERNAL, "asking %s: %s", backend_name(b),
+				  strerror(-e));
 }

@@ -35,3 +35,8 @@ void cri_runtime_config(struct rpc *r, const ProtobufCMessage *req, void *userda
 /* call_backend.c: ask daemon b on behalf of CRI call r (see there). */
 int cri_ask(struct rpc *r, struct backend *b, uint32_t type, const ProtobufCMessage *req,
 	    const ProtobufCMessageDescriptor *answer_desc, backend_cb cb, void *ctx);
+/* Hand CRI call r to daemon b as request type with body req, and relay its
+ * answer (unpacked as answer_desc, the CRI response type) as the call's
+ * answer, or its streamed answers as the call's stream. Finishes r. */
+void cri_forward(struct rpc *r, struct backend *b, uint32_t type, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *answer_desc);

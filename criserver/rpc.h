@@ -60,6 +60,7 @@ unsigned rpc_server_calls(struct rpc_server *s);
 
 /* The handler's side of one call. */
 const char *rpc_name(const struct rpc *r);      /* "runtime.v1.RuntimeService/Version" */
+bool rpc_streaming(const struct rpc *r);        /* a server stream */
 /* Time left before the call's deadline in ms (>= 1), or 0 when it has none. */
 int64_t rpc_timeout_ms(const struct rpc *r);
 /* The client cancelled, the deadline passed or the connection went away. */
@@ -74,6 +75,10 @@ void rpc_finish_status(struct rpc *r, grpc_status_code code, const char *fmt, ..
  * (stop producing and finish), -ENOBUFS when the client is not reading
  * (too much queued). */
 int rpc_send(struct rpc *r, const ProtobufCMessage *msg);
+
+/* End the call now with code/text (e.g. the client reads too slowly): the
+ * cancel hook runs; the handler still finishes r (that answer is dropped). */
+void rpc_abort(struct rpc *r, grpc_status_code code, const char *text);
 
 /* Call fn(obj, id) once if the call is cancelled before it is finished (at
  * once, when it already is). Replaces an earlier hook. */

@@ -408,6 +408,12 @@ void rpc_on_cancel(struct rpc *r, void (*fn)(void *obj, uint64_t id), void *obj,
 		fn(obj, id);
 }
 
+void rpc_abort(struct rpc *r, grpc_status_code code, const char *text)
+{
+	log_debug("%s: aborted: %s", r->name, text);
+	grpc_call_cancel_with_status(r->call, code, text, NULL);
+}
+
 bool rpc_cancelled(struct rpc *r)
 {
 	pthread_mutex_lock(&r->lock);
@@ -419,6 +425,11 @@ bool rpc_cancelled(struct rpc *r)
 const char *rpc_name(const struct rpc *r)
 {
 	return r->name;
+}
+
+bool rpc_streaming(const struct rpc *r)
+{
+	return r->method && r->method->server_streaming;
 }
 
 int64_t rpc_timeout_ms(const struct rpc *r)

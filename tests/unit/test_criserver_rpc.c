@@ -29,6 +29,7 @@
 #include "criserver/rpc.h"
 #include "cri.pb-c.h"
 #include "crisp.pb-c.h"
+#include "tests/unit/test_criserver_client.h"
 #include "tests/unit/unit.h"
 
 #define MAX_MSG (4u << 20)
@@ -84,19 +85,6 @@ static const struct rpc_method methods[] = {
 	{ "/t.S/Big", &runtime__v1__list_containers_response__descriptor, false, NULL },
 };
 
-struct client {
-	grpc_channel *ch;
-	grpc_completion_queue *cq;
-};
-
-struct reply {
-	grpc_status_code status;
-	char details[256];
-	int n;                          /* messages received */
-	Crisp__Health *last;
-	bool in_order;
-};
-
 static struct rpc_server *server_up(struct seen *s)
 {
 	struct rpc_server *srv;
@@ -106,141 +94,6 @@ static struct rpc_server *server_up(struct seen *s)
 	};
 	CHECK_RC(rpc_server_new(&o, &srv));
 	return srv;
-}
-
-static void client_open(struct client *c, struct rpc_server *srv)
-{
-	int sv[2];
-	grpc_init();            /* the client's own reference */
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) == 0);
-	CHECK_RC(rpc_server_add_fd(srv, sv[0]));
-	grpc_arg a = { .type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
-		       .value.integer = 64 << 20 };
-	grpc_channel_args args = { .num_args = 1, .args = &a };
-	grpc_channel_credentials *cr = grpc_insecure_credentials_create();
-	c->ch = grpc_channel_create_from_fd("test", sv[1], cr, &args);
-	grpc_channel_credentials_release(cr);
-	c->cq = grpc_completion_queue_create_for_pluck(NULL);
-	CHECK(c->ch && c->cq);
-}
-
-static void client_close(struct client *c)
-{
-	grpc_channel_destroy(c->ch);
-	grpc_completion_queue_shutdown(c->cq);
-	while (grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME),
-					   NULL).type != GRPC_QUEUE_SHUTDOWN)
-		;
-	grpc_completion_queue_destroy(c->cq);
-	grpc_shutdown();
-}
-
-static bool pluck(struct client *c, void *tag)
-{
-	gpr_timespec end = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-					gpr_time_from_seconds(10, GPR_TIMESPAN));
-	grpc_event ev = grpc_completion_queue_pluck(c->cq, tag, end, NULL);
-	CHECK(ev.type == GRPC_OP_COMPLETE);
-	return ev.success;
-}
-
-/* Read one message of the call into r (false: the stream ended). */
-static bool recv_one(struct client *c, grpc_call *call, struct reply *r)
-{
-	grpc_byte_buffer *bb = NULL;
-	grpc_op op = { .op = GRPC_OP_RECV_MESSAGE };
-	op.data.recv_message.recv_message = &bb;
-	CHECK(grpc_call_start_batch(call, &op, 1, (void *)3, NULL) == GRPC_CALL_OK);
-	pluck(c, (void *)3);
-	if (!bb)
-		return false;
-	grpc_byte_buffer_reader rd;
-	CHECK(grpc_byte_buffer_reader_init(&rd, bb));
-	grpc_slice sl = grpc_byte_buffer_reader_readall(&rd);
-	Crisp__Health *h = crisp__health__unpack(NULL, GRPC_SLICE_LENGTH(sl),
-						 GRPC_SLICE_START_PTR(sl));
-	CHECK(h);
-	if (h->pid != (uint32_t)r->n)
-		r->in_order = false;
-	if (r->last)
-		crisp__health__free_unpacked(r->last, NULL);
-	r->last = h;
-	r->n++;
-	grpc_slice_unref(sl);
-	grpc_byte_buffer_reader_destroy(&rd);
-	grpc_byte_buffer_destroy(bb);
-	return true;
-}
-
-/* One call: send req (len bytes), read every answer, then the status.
- * deadline_ms / cancel_ms: 0 for none. */
-static void call(struct client *c, const char *method, const void *req, size_t len,
-		 int deadline_ms, int cancel_ms, struct reply *r)
-{
-	gpr_timespec dl = deadline_ms ?
-		gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-			     gpr_time_from_millis(deadline_ms, GPR_TIMESPAN)) :
-		gpr_inf_future(GPR_CLOCK_MONOTONIC);
-	grpc_slice m = grpc_slice_from_copied_string(method);
-	grpc_call *cl = grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq, m,
-						 NULL, dl, NULL);
-	grpc_slice_unref(m);
-	grpc_metadata_array imd, tmd;
-	grpc_metadata_array_init(&imd);
-	grpc_metadata_array_init(&tmd);
-	grpc_slice body = grpc_slice_from_copied_buffer(req, len), details;
-	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&body, 1);
-	grpc_op ops[4];
-	memset(ops, 0, sizeof ops);
-	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	ops[1].op = GRPC_OP_SEND_MESSAGE;
-	ops[1].data.send_message.send_message = bb;
-	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &imd;
-	CHECK(grpc_call_start_batch(cl, ops, 4, (void *)1, NULL) == GRPC_CALL_OK);
-	memset(ops, 0, sizeof ops);
-	ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[0].data.recv_status_on_client.trailing_metadata = &tmd;
-	ops[0].data.recv_status_on_client.status = &r->status;
-	ops[0].data.recv_status_on_client.status_details = &details;
-	CHECK(grpc_call_start_batch(cl, ops, 1, (void *)2, NULL) == GRPC_CALL_OK);
-	if (cancel_ms) {
-		usleep((useconds_t)cancel_ms * 1000);
-		CHECK(grpc_call_cancel(cl, NULL) == GRPC_CALL_OK);
-	}
-	pluck(c, (void *)1);
-	r->n = 0;
-	r->in_order = true;
-	while (recv_one(c, cl, r))
-		;
-	pluck(c, (void *)2);
-	snprintf(r->details, sizeof r->details, "%.*s", (int)GRPC_SLICE_LENGTH(details),
-		 (const char *)GRPC_SLICE_START_PTR(details));
-	grpc_slice_unref(details);
-	grpc_slice_unref(body);
-	grpc_byte_buffer_destroy(bb);
-	grpc_metadata_array_destroy(&imd);
-	grpc_metadata_array_destroy(&tmd);
-	grpc_call_unref(cl);
-}
-
-static void call_hello(struct client *c, const char *method, const char *name, uint32_t pid,
-		       int deadline_ms, int cancel_ms, struct reply *r)
-{
-	Crisp__Hello h = CRISP__HELLO__INIT;
-	uint8_t buf[256];
-	h.name = (char *)name;
-	h.pid = pid;
-	size_t len = crisp__hello__pack(&h, buf);
-	call(c, method, buf, len, deadline_ms, cancel_ms, r);
-}
-
-static void reply_clear(struct reply *r)
-{
-	if (r->last)
-		crisp__health__free_unpacked(r->last, NULL);
-	memset(r, 0, sizeof *r);
 }
 
 static void server_down(struct rpc_server *srv)
@@ -257,23 +110,23 @@ TEST(criserver_rpc_unary_and_errors)
 	struct reply r = { 0 };
 
 	client_open(&c, srv);
-	call_hello(&c, "/t.S/Echo", "hi", 7, 0, 0, &r);
+	client_call_hello(&c, "/t.S/Echo", "hi", 7, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_OK && r.n == 1);
 	CHECK(strcmp(r.last->name, "hi") == 0 && r.last->pid == 7);
 	reply_clear(&r);
 
-	call_hello(&c, "/t.S/Nope", "", 0, 0, 0, &r);
+	client_call_hello(&c, "/t.S/Nope", "", 0, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_UNIMPLEMENTED && r.n == 0);
 	CHECK(strstr(r.details, "t.S/Nope"));
 	reply_clear(&r);
 
-	call_hello(&c, "/t.S/Later", "", 0, 0, 0, &r);
+	client_call_hello(&c, "/t.S/Later", "", 0, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_UNIMPLEMENTED);
 	CHECK(strcmp(r.details, "t.S/Later is not implemented by crisp yet") == 0);
 	reply_clear(&r);
 
 	/* field 4 (string) whose length runs past the end */
-	call(&c, "/t.S/Echo", "\x22\xff\xff\x0f", 4, 0, 0, &r);
+	client_call(&c, "/t.S/Echo", "\x22\xff\xff\x0f", 4, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_INVALID_ARGUMENT);
 	CHECK(strstr(r.details, "crisp.Hello"));
 	reply_clear(&r);
@@ -281,7 +134,7 @@ TEST(criserver_rpc_unary_and_errors)
 	/* over the cap: grpc refuses it before us */
 	size_t big = MAX_MSG + 10;
 	char *junk = calloc(1, big);
-	call(&c, "/t.S/Echo", junk, big, 0, 0, &r);
+	client_call(&c, "/t.S/Echo", junk, big, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_RESOURCE_EXHAUSTED);
 	reply_clear(&r);
 
@@ -291,17 +144,17 @@ TEST(criserver_rpc_unary_and_errors)
 		junk[i] = 0x0a;
 		junk[i + 1] = 0x00;
 	}
-	call(&c, "/t.S/Big", junk, n, 0, 0, &r);
+	client_call(&c, "/t.S/Big", junk, n, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_RESOURCE_EXHAUSTED);
 	CHECK(strstr(r.details, "too much memory"));
 	reply_clear(&r);
 	/* a few of them decode (and the method is not built) */
-	call(&c, "/t.S/Big", junk, 64, 0, 0, &r);
+	client_call(&c, "/t.S/Big", junk, 64, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_UNIMPLEMENTED);
 	reply_clear(&r);
 	free(junk);
 
-	call_hello(&c, "/t.S/Echo", "still", 1, 0, 0, &r);
+	client_call_hello(&c, "/t.S/Echo", "still", 1, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_OK && strcmp(r.last->name, "still") == 0);
 	reply_clear(&r);
 	client_close(&c);
@@ -316,11 +169,11 @@ TEST(criserver_rpc_server_stream)
 	struct reply r = { 0 };
 
 	client_open(&c, srv);
-	call_hello(&c, "/t.S/Stream", "", 2000, 0, 0, &r);
+	client_call_hello(&c, "/t.S/Stream", "", 2000, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_OK);
 	CHECK(r.n == 2000 && r.in_order);
 	reply_clear(&r);
-	call_hello(&c, "/t.S/Stream", "", 0, 0, 0, &r);
+	client_call_hello(&c, "/t.S/Stream", "", 0, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_OK && r.n == 0);
 	reply_clear(&r);
 	client_close(&c);
@@ -335,7 +188,7 @@ TEST(criserver_rpc_cancel_and_deadline_reach_the_handler)
 	struct reply r = { 0 };
 
 	client_open(&c, srv);
-	call_hello(&c, "/t.S/Wait", "", 0, 0, 200, &r);
+	client_call_hello(&c, "/t.S/Wait", "", 0, 0, 200, &r);
 	CHECK(r.status == GRPC_STATUS_CANCELLED);
 	for (int i = 0; i < 100 && atomic_load(&s.cancels) < 1; i++)
 		usleep(10000);
@@ -343,7 +196,7 @@ TEST(criserver_rpc_cancel_and_deadline_reach_the_handler)
 	CHECK(atomic_load(&s.timeout_ms) == 0);         /* no deadline */
 	reply_clear(&r);
 
-	call_hello(&c, "/t.S/Wait", "", 0, 300, 0, &r);
+	client_call_hello(&c, "/t.S/Wait", "", 0, 300, 0, &r);
 	CHECK(r.status == GRPC_STATUS_DEADLINE_EXCEEDED);
 	for (int i = 0; i < 100 && atomic_load(&s.cancels) < 2; i++)
 		usleep(10000);
@@ -363,7 +216,7 @@ struct bg_call {
 static void *bg(void *arg)
 {
 	struct bg_call *b = arg;
-	call_hello(b->c, "/t.S/Wait", "", 0, 0, 0, &b->r);
+	client_call_hello(b->c, "/t.S/Wait", "", 0, 0, 0, &b->r);
 	return NULL;
 }
 
