@@ -37,19 +37,34 @@ static int by_first_tag(const void *a, const void *b)
 	return c ? c : strcmp(x->id, y->id);
 }
 
-static void image_row(const Runtime__V1__Image *im)
+/* "a,b,c" or "<none>", malloc'ed. */
+static char *tags_joined(const Runtime__V1__Image *im)
+{
+	size_t len = 7;
+	for (size_t i = 0; i < im->n_repo_tags; i++)
+		len += strlen(im->repo_tags[i]) + 1;
+	char *s = malloc(len);
+	if (!s)
+		return NULL;
+	strcpy(s, im->n_repo_tags ? "" : "<none>");
+	for (size_t i = 0; i < im->n_repo_tags; i++) {
+		if (i)
+			strcat(s, ",");
+		strcat(s, im->repo_tags[i]);
+	}
+	return s;
+}
+
+static void image_row(const Runtime__V1__Image *im, int tags_width)
 {
 	char id[ID_SHORT + 1], dg[ID_SHORT + 1] = "<none>", size[32];
+	char *tags = tags_joined(im);
 	short_digest(im->id, id, ID_SHORT);
 	if (im->n_repo_digests)
 		short_digest(im->repo_digests[0], dg, ID_SHORT);
 	ctl_human_size(im->size, size, sizeof size);
-	printf("%-14s ", id);
-	if (im->n_repo_tags == 0)
-		printf("%-50s", "<none>");
-	for (size_t i = 0; i < im->n_repo_tags; i++)
-		printf(i + 1 < im->n_repo_tags ? "%s," : "%-50s", im->repo_tags[i]);
-	printf(" %-14s %s\n", dg, size);
+	printf("%-14s %-*s %-14s %s\n", id, tags_width, tags ? tags : "?", dg, size);
+	free(tags);
 }
 
 int ctl_image_ls(struct ctl *c, int argc, char **argv)
@@ -71,13 +86,20 @@ int ctl_image_ls(struct ctl *c, int argc, char **argv)
 		     &runtime__v1__list_images_response__descriptor, (ProtobufCMessage **)&resp) < 0)
 		return CTL_EXIT_FAIL;
 	qsort(resp->images, resp->n_images, sizeof *resp->images, by_first_tag);
+	int width = 4;
+	for (size_t i = 0; i < resp->n_images; i++) {
+		char *t = tags_joined(resp->images[i]);
+		if (t && (int)strlen(t) > width)
+			width = (int)strlen(t);
+		free(t);
+	}
 	if (!quiet)
-		printf("%-14s %-50s %-14s %s\n", "IMAGE ID", "TAGS", "DIGEST", "SIZE");
+		printf("%-14s %-*s %-14s %s\n", "IMAGE ID", width, "TAGS", "DIGEST", "SIZE");
 	for (size_t i = 0; i < resp->n_images; i++) {
 		if (quiet)
 			printf("%s\n", resp->images[i]->id);
 		else
-			image_row(resp->images[i]);
+			image_row(resp->images[i], width);
 	}
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	return CTL_EXIT_OK;
