@@ -20,6 +20,9 @@
  * Writing (oci_layout_write.c) puts images from the store into a layout:
  * the manifest, config and layer blobs each once, an index entry per tag
  * (ref.name is the full normalised reference, as containerd writes it).
+ * An image pulled through an index (its repo digest names an index blob it
+ * holds that lists its manifest) is written with that index as the entry,
+ * so that an import gives it the same repo digest again.
  *
  * The JSON side (oci_layout_json.c) reads index.json, image indexes,
  * manifests and configs into checked descriptors (digests become file
@@ -77,6 +80,7 @@ struct oci_index_entry {
 };
 
 struct oci_index {
+	char media_type[REGISTRY_MEDIA_TYPE_MAX];   /* its own; OCI index when unsaid */
 	struct oci_index_entry *v;
 	size_t n;
 };

@@ -196,6 +196,14 @@ int oci_index_parse(const char *buf, size_t len, struct oci_index *ret, struct o
 	int r = json_parse_object(buf, len, "image index", &root, err);
 	if (r < 0)
 		return r;
+	bool bad = false;
+	const char *mt = json_text(root, "mediaType", sizeof idx.media_type, &bad);
+	snprintf(idx.media_type, sizeof idx.media_type, "%s", mt ? mt : REGISTRY_MT_OCI_INDEX);
+	if (bad || !oci_is_index_type(idx.media_type)) {
+		r = oci_fail(err, CRISP_STATUS_INVALID_ARGUMENT, -EINVAL,
+			     "image index: media type \"%.100s\" is not an index", mt ? mt : "?");
+		goto out;
+	}
 	if ((r = schema_check(root, "image index", err)) < 0 ||
 	    (r = json_array(root, "manifests", OCI_INDEX_ENTRIES_MAX, "image index", &arr, &n,
 			    err)) < 0)

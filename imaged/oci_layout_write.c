@@ -96,22 +96,49 @@ static int plan_blob(struct plan *p, const char *digest)
 	return 0;
 }
 
-static int plan_entry(struct plan *p, const struct store_image *img, int64_t size, const char *tag)
+static int plan_entry(struct plan *p, const struct registry_descriptor *top, const char *tag)
 {
 	void *v = realloc(p->entries, (p->n_entries + 1) * sizeof *p->entries);
 	if (!v)
 		return -ENOMEM;
 	p->entries = v;
 	struct oci_index_entry *e = &p->entries[p->n_entries];
-	*e = (struct oci_index_entry){ .d.size = size };
-	snprintf(e->d.media_type, sizeof e->d.media_type, "%s",
-		 img->media_type && img->media_type[0] ? img->media_type : REGISTRY_MT_OCI_MANIFEST);
-	snprintf(e->d.digest, sizeof e->d.digest, "%s", img->manifest_digest);
+	*e = (struct oci_index_entry){ .d = *top };
 	if (tag && !(e->ref_name = strdup(tag)))
 		return -ENOMEM;
 	e->image_name = e->ref_name;
 	p->n_entries++;
 	return 0;
+}
+
+/* The index the image was pulled through, if it holds one that its repo
+ * digests name and that lists its manifest: top gets its descriptor. */
+static bool index_of(struct store *s, const struct store_image *img,
+		     struct registry_descriptor *top)
+{
+	for (size_t i = 0; i < img->n_repo_digests; i++) {
+		const char *at = strrchr(img->repo_digests[i], '@');
+		char *raw = NULL;
+		size_t len = 0;
+		struct oci_index idx = { 0 };
+		bool found = false;
+		if (!at || !digest_valid(at + 1) || !strcmp(at + 1, img->manifest_digest) ||
+		    store_blob_read(s, at + 1, OCI_JSON_MAX, &raw, &len) < 0)
+			continue;
+		if (oci_index_parse(raw, len, &idx, NULL) == 0)
+			for (size_t k = 0; k < idx.n && !found; k++)
+				found = !strcmp(idx.v[k].d.digest, img->manifest_digest);
+		if (found) {
+			snprintf(top->media_type, sizeof top->media_type, "%s", idx.media_type);
+			snprintf(top->digest, sizeof top->digest, "%s", at + 1);
+			top->size = (int64_t)len;
+		}
+		oci_index_clear(&idx);
+		free(raw);
+		if (found)
+			return true;
+	}
+	return false;
 }
 
 /* The index entries and blobs of one image, from its manifest. */
@@ -130,15 +157,22 @@ static int plan_image(struct store *s, const struct store_image *img, struct pla
 	free(raw);
 	if (r < 0)
 		return r;
-	r = plan_blob(p, img->manifest_digest);
+	struct registry_descriptor top = { .size = (int64_t)len };
+	snprintf(top.media_type, sizeof top.media_type, "%s",
+		 img->media_type && img->media_type[0] ? img->media_type : REGISTRY_MT_OCI_MANIFEST);
+	snprintf(top.digest, sizeof top.digest, "%s", img->manifest_digest);
+	bool via_index = index_of(s, img, &top);
+	r = via_index ? plan_blob(p, top.digest) : 0;
+	if (r == 0)
+		r = plan_blob(p, img->manifest_digest);
 	if (r == 0)
 		r = plan_blob(p, m.config.digest);
 	for (size_t i = 0; r == 0 && i < m.n_layers; i++)
 		r = plan_blob(p, m.layers[i].digest);
 	for (size_t i = 0; r == 0 && i < img->n_repo_tags; i++)
-		r = plan_entry(p, img, (int64_t)len, img->repo_tags[i]);
+		r = plan_entry(p, &top, img->repo_tags[i]);
 	if (r == 0 && img->n_repo_tags == 0)
-		r = plan_entry(p, img, (int64_t)len, NULL);
+		r = plan_entry(p, &top, NULL);
 	oci_manifest_clear(&m);
 	if (r < 0)
 		return oci_fail(err, CRISP_STATUS_INTERNAL, r, "out of memory");

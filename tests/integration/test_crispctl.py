@@ -163,6 +163,30 @@ def test_pull_ls_export_rm_import_same_id(clean):
     assert open(archive, "rb").read() == open(again, "rb").read()
 
 
+def test_image_pulled_through_an_index_keeps_its_repo_digest(clean):
+    env = clean
+    e, lay = env.reg_env, env.reg_env.layout("multi")
+    amd64 = e.image(lay, "amd64", marker="multi")
+    arm64 = e.image(lay, "arm64", variant="v8", marker="multi")
+    idx = e.index(lay, [(arm64, {"os": "linux", "architecture": "arm64", "variant": "v8"}),
+                        (amd64, {"os": "linux", "architecture": "amd64"})])
+    lay.tag("multi", idx["desc"]["mediaType"], idx["desc"])
+    e.push(lay, "multi", env.open, "test/multi:1", all_images=True)
+    ref = env.open.host + "/test/multi:1"
+    env.ctl("image", "pull", ref)
+    amd64_id = amd64["manifest"]["config"]["digest"]
+    rows = ls_rows(env.ctl("image", "ls")[0])
+    assert [r[:3] for r in rows] == [[amd64_id[7:19], ref, idx["desc"]["digest"][7:19]]]
+    archive = os.path.join(env.suite.tmp, "multi.tar")
+    env.ctl("image", "export", "-o", archive, ref)
+    with tarfile.open(archive) as t:
+        entry = json.load(t.extractfile("index.json"))["manifests"][0]
+    assert entry["digest"] == idx["desc"]["digest"]
+    env.ctl("image", "rm", ref)
+    env.ctl("image", "import", archive)
+    assert [r[:3] for r in ls_rows(env.ctl("image", "ls")[0])] == [r[:3] for r in rows]
+
+
 def test_push_to_another_repo_and_pull_back(clean):
     env = clean
     env.ctl("image", "pull", env.ref)

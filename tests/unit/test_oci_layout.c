@@ -496,8 +496,22 @@ TEST(oci_import_nested_index)
 	CHECK(store_blob_exists(s, nested_d) == 1);     /* the image holds its index */
 	CHECK_RC(store_gc(s, NULL));
 	CHECK(store_blob_exists(s, nested_d) == 1);
+	/* exported through its index, imported again with the same repo digest */
+	char out1[PATH_MAX];
+	tl_path(out1, sizeof out1, unit_tmpdir(), "export.tar");
+	export_file(&a, out1, "busybox:1");
 	admin_stop(&a);
 	store_close(s);
+	struct store *s2 = store_at("root2");
+	admin_init(&a, s2, NULL, NULL, NULL);
+	CHECK_RC(import_file(&a, out1, NULL, &out, &err));
+	admin_imported_clear(&out);
+	CHECK_RC(store_image_find(s2, "docker.io/library/busybox:1", &img));
+	CHECK(!strcmp(img->id, p.config_d) && !strcmp(img->manifest_digest, p.manifest_d));
+	CHECK(img->n_repo_digests == 1 && !strcmp(img->repo_digests[0], want));
+	store_image_free(img);
+	admin_stop(&a);
+	store_close(s2);
 	free(p.layer);
 }
 
