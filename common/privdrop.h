@@ -41,7 +41,8 @@ struct privdrop {
 	const char *const *landlock_exec;
 	bool landlock_tcp_bind;         /* may still bind TCP ports (else denied, ABI >= 4) */
 	bool landlock_tcp_connect;      /* may still connect over TCP (else denied, ABI >= 4) */
-	const char *const *seccomp;     /* NULL-terminated syscall names; NULL: no filter */
+	const char *const *seccomp;     /* NULL-terminated allowlist (common/seccomp.h:
+					 * "name" or "name:N=VALUE"); NULL: no filter */
 	int pdeathsig;                  /* re-armed after the drop; 0: none */
 };
 

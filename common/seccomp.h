@@ -6,14 +6,23 @@
  * is common/syscalls.c). Never logs; returns negative errno.
  */
 #pragma once
+#include <stddef.h>
 
 /*
- * Load a filter that allows exactly the named system calls (NULL-terminated)
+ * Load a filter that allows exactly the listed system calls (NULL-terminated)
  * in every thread of the process; any other call kills the process with
- * SIGSYS. A name libseccomp does not know is -EINVAL and *ret_bad names it,
- * so a typo fails loudly. Names of calls the native architecture lacks
- * (e.g. "open" on aarch64) are accepted and ignored. Does not set
- * no_new_privs itself: the caller must have (PR_SET_NO_NEW_PRIVS or
- * CAP_SYS_ADMIN), else the load fails with -EACCES.
+ * SIGSYS. An entry is a name ("read"), or a name with one argument pinned,
+ * "NAME:N=VALUE" (argument N, 0..5, equal to VALUE, decimal or 0x hex):
+ * "prctl:0=15" allows prctl(PR_SET_NAME, ...) only. Several entries for one
+ * name allow each of them. A name libseccomp does not know, or an entry that
+ * does not parse, is -EINVAL and *ret_bad names it, so a typo fails loudly.
+ * Names of calls the native architecture lacks (e.g. "open" on aarch64) are
+ * accepted and ignored. Does not set no_new_privs itself: the caller must
+ * have (PR_SET_NO_NEW_PRIVS or CAP_SYS_ADMIN), else the load fails with
+ * -EACCES.
  */
 int seccomp_allowlist_load(const char *const *names, const char **ret_bad);
+
+/* The syscall name of an entry (up to ':') into buf; -EINVAL if it does not
+ * fit or is empty. For checks of the lists. */
+int seccomp_entry_name(const char *entry, char *buf, size_t len);

@@ -14,8 +14,14 @@
  * ignored, so the lists also build for other architectures.
  */
 #include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 
 #include "common/syscalls.h"
+
+/* "prctl:0=" ARG(PR_SET_NAME) is "prctl:0=15": an argument pinned (seccomp.h) */
+#define ARG_(x) #x
+#define ARG(x) ARG_(x)
 
 /* Everything a crisp daemon does after the drop, whatever it is. */
 #define SYSCALLS_BASE                                                   \
@@ -52,11 +58,12 @@
 	"socket", "connect", "accept4", "sendmsg", "recvmsg",           \
 	"sendto", "recvfrom", "shutdown", "getsockopt", "setsockopt",   \
 	"getsockname", "getpeername",                                   \
-	/* ids (log lines, sqlite), rlimits (sysconf), thread names     \
-	 * (pthread_setname_np on the calling thread is PR_SET_NAME) */ \
+	/* ids (log lines, sqlite), rlimits (sysconf) */                \
 	"getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", \
-	"prlimit64", "getrlimit", "uname", "sysinfo", "prctl",          \
-	"getrandom"
+	"prlimit64", "getrlimit", "uname", "sysinfo", "getrandom",      \
+	/* thread names: pthread_[sg]etname_np on the calling thread;   \
+	 * no other prctl option */                                     \
+	"prctl:0=" ARG(PR_SET_NAME), "prctl:0=" ARG(PR_GET_NAME)
 
 /*
  * What the ASan/UBSan runtime (gcc 12's libasan/libubsan) calls after the
@@ -67,20 +74,24 @@
  *   sigaltstack  every thread the runtime sees start gets an alternate
  *                signal stack (to report stack overflows): without it the
  *                first pthread_create kills the process;
- *   ioctl        TCGETS on stderr, deciding whether a report is coloured;
+ *   ioctl        TCGETS only: on stderr, whether a report is coloured;
  *   getdents, ptrace, wait4
  *                LeakSanitizer at exit: it clones a tracer task (clone is in
  *                the base), which lists /proc/<pid>/task with the old
  *                getdents, attaches to each thread with ptrace and reaps it
  *                with wait4. Without them the tracer dies and the process
  *                spins for ever in sched_yield waiting for it.
- *   (prctl, in the base: LeakSanitizer sets PR_SET_DUMPABLE and
- *   PR_SET_PTRACER so that its tracer may attach after the uid change.)
+ *   prctl        LeakSanitizer makes the process dumpable for its tracer
+ *                (PR_GET/SET_DUMPABLE: the uid change made it undumpable),
+ *                names the tracer (PR_SET_PTRACER), and the tracer dies with
+ *                the process (PR_SET_PDEATHSIG).
  * Landlock: privdrop adds /proc/self, the binary and /usr/lib to the
  * read-only paths in this build (maps, task list, in-process symbolizer).
  */
 #ifdef CRISP_SANITIZE
-#define SYSCALLS_SANITIZE , "sigaltstack", "ioctl", "getdents", "ptrace", "wait4"
+#define SYSCALLS_SANITIZE , "sigaltstack", "ioctl:1=" ARG(TCGETS), "getdents", \
+	"ptrace", "wait4", "prctl:0=" ARG(PR_GET_DUMPABLE), "prctl:0=" ARG(PR_SET_DUMPABLE), \
+	"prctl:0=" ARG(PR_SET_PTRACER), "prctl:0=" ARG(PR_SET_PDEATHSIG)
 #else
 #define SYSCALLS_SANITIZE
 #endif
@@ -123,6 +134,8 @@ static const char *const imaged[] = {
 	"listxattr", "llistxattr", "flistxattr", "removexattr", "lremovexattr",
 	"fremovexattr", "fallocate", "flock", "statfs", "fstatfs",
 	"chdir", "fchdir", "sync_file_range",
+	/* glibc's resolver sizes a DNS answer before reading it */
+	"ioctl:1=" ARG(FIONREAD),
 	NULL
 };
 

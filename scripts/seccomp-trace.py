@@ -9,8 +9,10 @@ Re-deriving the allowlists (see common/syscalls.c):
     scripts/seccomp-trace.py [-v] /tmp/crisp.trace [more traces...]
 (--as unit=imaged counts a binary, e.g. the unit tests, as that daemon.)
 
-A process counts as dropped from its successful seccomp(SECCOMP_SET_MODE_
-FILTER, ...) on; its threads and the children it starts afterwards (they
+A process counts as dropped from its first successful seccomp(SECCOMP_SET_
+MODE_FILTER, ...) on, or, for a daemon whose filter is switched off while
+measuring, from its landlock_restrict_self (privdrop's step before); its
+threads and the children it starts afterwards (they
 inherit the filter) count with it, under the name of the binary it runs.
 Prints, per daemon, the calls seen after the drop that its list lacks, and
 the listed calls that were never seen (candidates to re-check, not to drop
@@ -46,7 +48,7 @@ def listed():
     for line in subprocess.run([exe], check=True, capture_output=True,
                                text=True).stdout.splitlines():
         d, name = line.split()
-        out[d].add(name)
+        out[d].add(name.split(":")[0])     # "prctl:0=15" counts as prctl
     return out
 
 
@@ -63,7 +65,8 @@ def parse(path):
 
 def relations(calls):
     """Threads, child processes, binaries and filter loads, by line index."""
-    thread_of, child_of, exe, drop_at, pending = {}, {}, {}, {}, {}
+    thread_of, child_of, exe, pending = {}, {}, {}, {}
+    filter_at, landlock_at, loading = {}, {}, {}
     for i, (tid, call, line) in enumerate(calls):
         if call == "execve" and not line.split(None, 1)[1].startswith("<..."):
             e = EXECVE.match(line)
@@ -81,9 +84,17 @@ def relations(calls):
                     thread_of[child] = tid
                 else:
                     child_of[child] = (tid, i)
-        if call == "seccomp" and "SECCOMP_SET_MODE_FILTER" in line and \
-                line.rstrip().endswith("= 0"):
-            drop_at.setdefault(tid, i)
+        if call == "seccomp" and "resumed>" not in line:
+            # a real load (libseccomp probes with NULL filters first); its
+            # answer may come on a later, resumed line
+            loading[tid] = "SECCOMP_SET_MODE_FILTER" in line and "filter=" in line
+        if line.rstrip().endswith("= 0"):
+            if call == "seccomp" and loading.get(tid):
+                filter_at.setdefault(tid, i)
+            elif call == "landlock_restrict_self":
+                landlock_at.setdefault(tid, i)
+    # the filter load if there is one, else Landlock
+    drop_at = {**landlock_at, **filter_at}
     return thread_of, child_of, exe, drop_at
 
 

@@ -26,6 +26,7 @@
 
 #include "common/landlock.h"
 #include "common/privdrop.h"
+#include "common/seccomp.h"
 #include "common/syscalls.h"
 #include "tests/unit/unit.h"
 
@@ -151,9 +152,8 @@ TEST(privdrop_nobody_main_thread_and_early_thread)
 	CHECK(s.cap_eff == 0 && s.cap_prm == 0 && s.cap_inh == 0);
 	CHECK(s.cap_bnd == 0 && s.cap_amb == 0);
 	CHECK(s.nnp == 1 && s.seccomp == 2);
-	int sig = 0;
-	CHECK(prctl(PR_GET_PDEATHSIG, &sig) == 0 && sig == SIGTERM);
-	CHECK(prctl(PR_GET_KEEPCAPS) == 0);
+	/* (pdeathsig and KEEPCAPS after a uid change: see
+	 * privdrop_keep_caps_across_uid_change; prctl cannot read them here) */
 
 	CHECK(write(t.go[1], "x", 1) == 1);
 	CHECK(pthread_join(th, NULL) == 0);
@@ -199,6 +199,9 @@ static void call_ptrace(void) { syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0); }
 static void call_setuid(void) { syscall(SYS_setuid, NOBODY_UID); }
 static void call_mount(void) { syscall(SYS_mount, "none", "/", "tmpfs", 0, NULL); }
 static void call_setns(void) { syscall(SYS_setns, 0, 0); }
+/* prctl is allowed for PR_SET_NAME/PR_GET_NAME only */
+static void call_prctl_name(void) { if (prctl(PR_SET_NAME, "crisp-test") < 0) _exit(103); }
+static void call_prctl_other(void) { prctl(PR_SET_CHILD_SUBREAPER, 1); }
 
 static void *thread_unshare(void *p) { (void)p; call_unshare(); return NULL; }
 
@@ -217,9 +220,11 @@ TEST(privdrop_seccomp_kills_outside_allowlist)
 		return;
 	int st = run_dropped(call_allowed);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = run_dropped(call_prctl_name);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	void (*const forbidden[])(void) = {
 		call_unshare, call_execve, call_setuid, call_mount, call_setns,
-		call_unshare_in_thread,
+		call_unshare_in_thread, call_prctl_other,
 #ifndef CRISP_SANITIZE
 		call_ptrace,    /* LeakSanitizer's tracer needs it there */
 #endif
@@ -365,7 +370,9 @@ TEST(privdrop_keep_caps_across_uid_change)
 	if (!need_root())
 		return;
 	uint64_t keep = PRIVDROP_CAP(CAP_NET_BIND_SERVICE) | PRIVDROP_CAP(CAP_SETGID);
-	struct privdrop pd = { .user = "nobody", .keep_caps = keep, .no_new_privs = true };
+	struct privdrop pd = { .user = "nobody", .keep_caps = keep, .no_new_privs = true,
+			       .pdeathsig = SIGTERM };
+	CHECK(prctl(PR_SET_PDEATHSIG, 0) == 0);
 	CHECK_RC(privdrop_apply(&pd, NULL));
 	struct status s;
 	CHECK_RC(status_read("/proc/self/status", &s));
@@ -373,6 +380,9 @@ TEST(privdrop_keep_caps_across_uid_change)
 	CHECK(s.cap_eff == keep && s.cap_prm == keep && s.cap_bnd == keep);
 	CHECK(s.cap_inh == 0 && s.cap_amb == 0 && s.nnp == 1);
 	CHECK(prctl(PR_GET_KEEPCAPS) == 0);
+	/* the uid change cleared the parent-death signal; privdrop re-armed it */
+	int sig = 0;
+	CHECK(prctl(PR_GET_PDEATHSIG, &sig) == 0 && sig == SIGTERM);
 	/* root is gone for good: CAP_SETUID was not kept */
 	CHECK(setresuid(0, 0, 0) < 0 && errno == EPERM);
 }
@@ -421,6 +431,14 @@ TEST(privdrop_failing_step_is_named)
 	pd = (struct privdrop){ .no_new_privs = true, .seccomp = typo };
 	CHECK(privdrop_apply(&pd, &step) == -EINVAL);
 	CHECK(step && strcmp(step, "seccomp") == 0);
+	static const char *const bad_args[] = { "prctl:6=1", "prctl:0=", "prctl:0=x",
+						"prctl:0", "prctl0=1", ":0=1" };
+	for (size_t i = 0; i < sizeof bad_args / sizeof *bad_args; i++) {
+		const char *one[] = { "read", bad_args[i], NULL };
+		const char *bad = NULL;
+		CHECK(seccomp_allowlist_load(one, &bad) == -EINVAL);
+		CHECK(bad == one[1]);
+	}
 
 	/* root without CAP_SETUID cannot become somebody else */
 	step = NULL;
@@ -429,10 +447,13 @@ TEST(privdrop_failing_step_is_named)
 	CHECK(r == -EPERM && step && strcmp(step, "setgroups") == 0);
 }
 
-static bool listed(const char *const *list, const char *name)
+/* name is in list, with or without an argument pinned (exact: without) */
+static bool listed(const char *const *list, const char *name, bool exact)
 {
+	char n[64];
 	for (size_t i = 0; list[i]; i++)
-		if (!strcmp(list[i], name))
+		if (!strcmp(list[i], name) ||
+		    (!exact && seccomp_entry_name(list[i], n, sizeof n) == 0 && !strcmp(n, name)))
 			return true;
 	return false;
 }
@@ -461,17 +482,21 @@ TEST(privdrop_syscall_lists)
 		const char *const *list = lists[l];
 		size_t n = 0;
 		for (; list[n]; n++) {
-			if (seccomp_syscall_resolve_name(list[n]) == __NR_SCMP_ERROR)
+			char name[64];
+			CHECK_RC(seccomp_entry_name(list[n], name, sizeof name));
+			if (seccomp_syscall_resolve_name(name) == __NR_SCMP_ERROR)
 				fprintf(stderr, "  list %zu: unknown syscall %s\n", l, list[n]);
-			CHECK(seccomp_syscall_resolve_name(list[n]) != __NR_SCMP_ERROR);
+			CHECK(seccomp_syscall_resolve_name(name) != __NR_SCMP_ERROR);
 			for (size_t j = 0; j < n; j++)
 				CHECK(strcmp(list[j], list[n]) != 0);
 		}
 		CHECK(n > 50 && n < 400);
 		for (size_t i = 0; never[i]; i++) {
-			if (listed(list, never[i]))
+			if (listed(list, never[i], false))
 				fprintf(stderr, "  list %zu allows %s\n", l, never[i]);
-			CHECK(!listed(list, never[i]));
+			CHECK(!listed(list, never[i], false));
 		}
+		/* these two only ever with their argument pinned */
+		CHECK(!listed(list, "prctl", true) && !listed(list, "ioctl", true));
 	}
 }
