@@ -173,6 +173,19 @@ static bool start_batch(struct rpc *r, const grpc_op *ops, size_t n, struct cq_t
 	return false;
 }
 
+/* Release what the send batch carried (r->lock held). */
+static void send_done(struct rpc *r)
+{
+	if (r->send_bb) {
+		grpc_byte_buffer_destroy(r->send_bb);
+		r->send_bb = NULL;
+	}
+	if (r->send_details_set) {
+		grpc_slice_unref(r->send_details);
+		r->send_details_set = false;
+	}
+}
+
 /* Start the next send batch if none is in flight (r->lock held). A message
  * followed by the status go in one batch. */
 static void send_next(struct rpc *r)
@@ -210,6 +223,7 @@ static void send_next(struct rpc *r)
 	}
 	r->sending = start_batch(r, ops, n, &r->tag_send);
 	if (!r->sending) {
+		send_done(r);
 		r->cancelled = true;
 		out_drop(r);
 	}
@@ -221,14 +235,7 @@ static void on_send(struct cq_tag *t, bool ok)
 
 	pthread_mutex_lock(&r->lock);
 	r->sending = false;
-	if (r->send_bb) {
-		grpc_byte_buffer_destroy(r->send_bb);
-		r->send_bb = NULL;
-	}
-	if (r->send_details_set) {
-		grpc_slice_unref(r->send_details);
-		r->send_details_set = false;
-	}
+	send_done(r);
 	if (!ok)
 		r->cancelled = true;    /* the call is over: nothing more will go */
 	send_next(r);

@@ -120,10 +120,8 @@ int rpc_server_new(const struct rpc_server_opts *o, struct rpc_server **ret)
 	s->creds = grpc_insecure_server_credentials_create();
 	s->server = server_create(o);
 	s->cq = grpc_completion_queue_create_for_next(NULL);
-	if (!s->creds || !s->server || !s->cq) {
-		r = -ENOMEM;
-		goto fail;
-	}
+	if (!s->creds || !s->server || !s->cq)
+		return -ENOMEM; /* at start-up only: the caller exits, leaving them */
 	grpc_server_register_completion_queue(s->server, s->cq, NULL);
 	grpc_server_start(s->server);
 	r = workers_start(s);
@@ -134,11 +132,9 @@ int rpc_server_new(const struct rpc_server_opts *o, struct rpc_server **ret)
 	*ret = s;
 	return 0;
 fail:
-	/* only at start-up, and the caller exits: shut down what exists */
-	if (s->server) {
-		rpc_server_shutdown(s, 1000);
+	/* only at start-up, and the caller exits: stop what runs */
+	if (rpc_server_shutdown(s, 1000))
 		rpc_server_free(s);
-	}
 	return r;
 }
 
