@@ -72,29 +72,6 @@ static int criserver_init(struct daemon_ctx *d)
 	return cri_socket_open(d->cfg.listen, d->cfg.max_connections, &cs->sock);
 }
 
-/*
- * TODO(common/syscalls.c): calls grpc makes that syscalls_criserver() lacks;
- * move them there and drop this. absl::Mutex, under contention, reads the
- * waiter's priority with pthread_getschedparam (sched_getparam and
- * sched_getscheduler), e.g. in grpc_server_destroy.
- */
-static const char *const syscalls_extra[] = { "sched_getparam", "sched_getscheduler" };
-#define SYSCALLS_MAX 256
-
-static const char *const *criserver_syscalls(void)
-{
-	static const char *list[SYSCALLS_MAX];
-	const char *const *base = syscalls_criserver();
-	size_t n = 0, k = 0;
-
-	for (; base[n] && n < SYSCALLS_MAX - 1; n++)
-		list[n] = base[n];
-	for (; k < sizeof syscalls_extra / sizeof syscalls_extra[0] && n < SYSCALLS_MAX - 1; k++)
-		list[n++] = syscalls_extra[k];
-	list[n] = NULL;
-	return list;
-}
-
 static void criserver_privdrop(struct daemon_ctx *d, struct privdrop *ret)
 {
 	/* no filesystem access at all: the daemons' sockets are reached by
@@ -103,7 +80,7 @@ static void criserver_privdrop(struct daemon_ctx *d, struct privdrop *ret)
 		.user = d->cfg.user,
 		.no_new_privs = true,
 		.landlock = true,
-		.seccomp = criserver_syscalls(),
+		.seccomp = syscalls_criserver(),
 	};
 }
 
