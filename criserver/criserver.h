@@ -32,6 +32,14 @@ void cri_version(struct rpc *r, const ProtobufCMessage *req, void *userdata);
 void cri_status(struct rpc *r, const ProtobufCMessage *req, void *userdata);
 void cri_runtime_config(struct rpc *r, const ProtobufCMessage *req, void *userdata);
 
+/* images.c: the image service, checked here and served by imaged. */
+void cri_pull_image(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_image_status(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_remove_image(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_list_images(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_stream_images(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_image_fs_info(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+
 /* call_backend.c: ask daemon b on behalf of CRI call r (see there). */
 int cri_ask(struct rpc *r, struct backend *b, uint32_t type, const ProtobufCMessage *req,
 	    const ProtobufCMessageDescriptor *answer_desc, backend_cb cb, void *ctx);

@@ -53,12 +53,12 @@ static const struct rpc_method methods[] = {
 	RT(RuntimeConfig, runtime_config_request, false, cri_runtime_config),
 	RT(UpdatePodSandboxResources, update_pod_sandbox_resources_request, false, NULL),
 
-	IMG(ListImages, list_images_request, false, NULL),
-	IMG(StreamImages, stream_images_request, true, NULL),
-	IMG(ImageStatus, image_status_request, false, NULL),
-	IMG(PullImage, pull_image_request, false, NULL),
-	IMG(RemoveImage, remove_image_request, false, NULL),
-	IMG(ImageFsInfo, image_fs_info_request, false, NULL),
+	IMG(ListImages, list_images_request, false, cri_list_images),
+	IMG(StreamImages, stream_images_request, true, cri_stream_images),
+	IMG(ImageStatus, image_status_request, false, cri_image_status),
+	IMG(PullImage, pull_image_request, false, cri_pull_image),
+	IMG(RemoveImage, remove_image_request, false, cri_remove_image),
+	IMG(ImageFsInfo, image_fs_info_request, false, cri_image_fs_info),
 };
 
 const struct rpc_method *cri_methods(size_t *ret_n)

@@ -19,7 +19,7 @@ def pb2dir():
     if _pb2dir is None:
         _pb2dir = tempfile.mkdtemp(prefix="crisp-pb2i-")
         subprocess.run(["protoc", "-I", os.path.join(REPO, "proto"), "--python_out",
-                        _pb2dir, "crisp.proto"], check=True)
+                        _pb2dir, "cri.proto", "crisp.proto"], check=True)
         os.chmod(_pb2dir, 0o755)
     return _pb2dir
 
