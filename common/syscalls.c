@@ -3,7 +3,8 @@
  * names only; the filter itself is common/seccomp.c. Must never list a call
  * that undoes the sandbox or reaches into other processes or the kernel's
  * configuration (execve, ptrace, mount, setns, unshare, bpf, *_module,
- * kexec_*, keyctl, setuid/setgid and friends, capset, seccomp, reboot ...).
+ * kexec_*, keyctl, setuid/setgid and friends, capset, seccomp, reboot ...),
+ * but for one exception written down at imaged's list: its unpack child.
  *
  * Derivation: a shared base (glibc 2.36 on x86_64 with threads, our event
  * loop, channel, server and log in common/), plus per-daemon extras for the
@@ -138,6 +139,27 @@ static const char *const imaged[] = {
 	"syncfs",
 	/* glibc's resolver sizes a DNS answer before reading it */
 	"ioctl:1=" ARG(FIONREAD),
+	/* the image service: the unpack child's spawn (dup2), reaping
+	 * (wait4) and kill when its pull is cancelled */
+	"dup2", "wait4", "kill",
+	/* the unpack child (imaged/unpack_confine.c) is imaged's own binary,
+	 * exec'd under this filter, which it keeps: its start (execve, the
+	 * dynamic loader's arch_prctl, set_tid_address, close_range; libcap
+	 * probes the bounding and ambient sets) and its own confinement
+	 * (pdeathsig, not dumpable, unshare, mount/pivot_root/umount2 or,
+	 * under Landlock, which refuses mounts, chroot; capget/capset to drop
+	 * caps; no_new_privs; seccomp for its narrower filter; openat2 to
+	 * write the layer). Tolerable here because imaged already holds
+	 * CAP_SYS_ADMIN and CAP_SYS_CHROOT, its Landlock domain (which the
+	 * child keeps) lets it execute only its own binary and loader and
+	 * refuses every mount, capset can only lower, and a filter only
+	 * narrows. */
+	"execve", "arch_prctl", "set_tid_address", "close_range",
+	"unshare", "mount", "pivot_root", "umount2", "chroot",
+	"capget", "capset", "seccomp", "openat2",
+	"prctl:0=" ARG(PR_CAPBSET_READ), "prctl:0=" ARG(PR_CAP_AMBIENT),
+	"prctl:0=" ARG(PR_SET_PDEATHSIG), "prctl:0=" ARG(PR_SET_DUMPABLE),
+	"prctl:0=" ARG(PR_SET_NO_NEW_PRIVS),
 	NULL
 };
 
