@@ -45,6 +45,14 @@ int config_init(struct crisp_config *c)
 		.max_connections = 128,
 		.stream_port = 0,
 		.n_handlers = 1,
+		.max_concurrent_pulls = 4,
+		.max_concurrent_downloads = 3,
+		.max_manifest_size = 4u * 1024u * 1024u,
+		.max_layer_size = UINT64_C(8) << 30,
+		.max_layer_ratio = 100,
+		.connect_timeout = 30,
+		.stall_timeout = 60,
+		.max_retries = 4,
 	};
 	int r = 0;
 	r |= dup_into(&c->root, "/var/lib/crisp");
@@ -69,7 +77,7 @@ void config_free(struct crisp_config *c)
 {
 	char **strs[] = { &c->config_file, &c->config_dir, &c->root, &c->runroot, &c->listen,
 			  &c->user, &c->cgroup_manager, &c->default_runtime, &c->cni_conf_dir,
-			  &c->cni_bin_dirs, &c->stream_address };
+			  &c->cni_bin_dirs, &c->stream_address, &c->docker_config };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
@@ -83,6 +91,14 @@ void config_free(struct crisp_config *c)
 	for (size_t i = 0; i < c->n_pinned; i++)
 		free(c->pinned_images[i]);
 	c->n_pinned = 0;
+	for (size_t i = 0; i < c->n_registries; i++) {
+		struct registry_host_config *h = &c->registries[i];
+		free(h->host);
+		free(h->ca_file);
+		for (size_t j = 0; j < h->n_mirrors; j++)
+			free(h->mirrors[j]);
+	}
+	c->n_registries = 0;
 }
 
 const char *config_usage(void)
@@ -296,6 +312,15 @@ const struct runtime_handler *config_handler(const struct crisp_config *c, const
 	for (size_t i = 0; name && i < c->n_handlers; i++)
 		if (strcmp(c->handlers[i].name, name) == 0)
 			return &c->handlers[i];
+	return NULL;
+}
+
+const struct registry_host_config *config_registry(const struct crisp_config *c,
+						   const char *host)
+{
+	for (size_t i = 0; host && i < c->n_registries; i++)
+		if (strcmp(c->registries[i].host, host) == 0)
+			return &c->registries[i];
 	return NULL;
 }
 

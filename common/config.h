@@ -18,11 +18,22 @@
 #define CONFIG_DROPIN_DIR "crisp.conf.d"    /* next to the main file */
 #define CONFIG_MAX_HANDLERS 8
 #define CONFIG_MAX_PINNED 64
+#define CONFIG_MAX_REGISTRIES 32
+#define CONFIG_MAX_MIRRORS 8
 
 struct runtime_handler {
 	char *name;             /* [runtime.NAME] */
 	char *path;             /* the OCI runtime binary (runc) */
 	char *root;             /* its --root state dir; default RUNROOT/runtime/NAME */
+};
+
+/* [registry.HOST]: how imaged reaches one registry domain. */
+struct registry_host_config {
+	char *host;             /* as references spell it: "docker.io", "localhost:5000" */
+	char *mirrors[CONFIG_MAX_MIRRORS];  /* "http[s]://host[:port][/prefix]", tried in order */
+	size_t n_mirrors;
+	bool insecure;          /* https without verification, then plain http */
+	char *ca_file;          /* PEM CAs for this host; NULL: the system's */
 };
 
 struct crisp_config {
@@ -60,6 +71,19 @@ struct crisp_config {
 	/* [image] */
 	char *pinned_images[CONFIG_MAX_PINNED];
 	size_t n_pinned;
+	unsigned max_concurrent_pulls;      /* pulls at once */
+	unsigned max_concurrent_downloads;  /* layers at once, per pull */
+	uint64_t max_manifest_size;         /* manifests, indexes, image configs */
+	uint64_t max_layer_size;            /* one layer, uncompressed */
+	unsigned max_layer_ratio;           /* uncompressed / compressed */
+
+	/* [registry] */
+	char *docker_config;    /* a docker config.json with credentials; NULL: none */
+	unsigned connect_timeout;       /* seconds */
+	unsigned stall_timeout;         /* seconds without a byte: DEADLINE_EXCEEDED */
+	unsigned max_retries;
+	struct registry_host_config registries[CONFIG_MAX_REGISTRIES];
+	size_t n_registries;
 };
 
 /* Fill c with the defaults. */
@@ -73,5 +97,8 @@ int config_read_file(struct crisp_config *c, const char *path, char **ret_err);
  * NULL-terminated, strings owned by c until config_free. */
 int config_to_argv(const struct crisp_config *c, char ***ret_argv);
 const struct runtime_handler *config_handler(const struct crisp_config *c, const char *name);
+/* The [registry.HOST] section for host, or NULL. */
+const struct registry_host_config *config_registry(const struct crisp_config *c,
+						   const char *host);
 void config_free(struct crisp_config *c);
 const char *config_usage(void);

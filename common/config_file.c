@@ -45,18 +45,28 @@ enum kind {
 	K_NAME,         /* a runtime handler name */
 	K_ADDRESS,      /* an IPv4 or IPv6 address */
 	K_IMAGES,       /* comma separated image references, may continue */
+	K_BYTES,        /* bytes as K_SIZE, in [min, max] */
+	K_BOOL,         /* true/false, yes/no, on/off, 1/0 */
+	K_URLS,         /* comma separated http(s) URLs, may continue */
 };
 
 struct key {
 	const char *section;    /* "runtime.*" for every [runtime.NAME] */
 	const char *name;
 	enum kind kind;
-	size_t off;             /* in struct crisp_config, or struct runtime_handler */
-	uint64_t min, max;      /* K_UINT */
+	size_t off;             /* in struct crisp_config, struct runtime_handler or
+				 * struct registry_host_config */
+	uint64_t min, max;      /* K_UINT, K_BYTES */
 };
 
 #define CF(f) offsetof(struct crisp_config, f)
 #define RH(f) offsetof(struct runtime_handler, f)
+#define RG(f) offsetof(struct registry_host_config, f)
+#define KIB UINT64_C(1024)
+#define MIB (KIB * 1024)
+#define GIB (MIB * 1024)
+#define REGISTRY_HOST_MAX 118   /* "[registry." + host + "]" fits a section name */
+#define MIRROR_URL_MAX 2047
 
 static const struct key keys[] = {
 	{ "crisp", "root", K_PATH, CF(root), 0, 0 },
@@ -75,9 +85,22 @@ static const struct key keys[] = {
 	{ "stream", "address", K_ADDRESS, CF(stream_address), 0, 0 },
 	{ "stream", "port", K_UINT, CF(stream_port), 0, 65535 },
 	{ "image", "pinned_images", K_IMAGES, CF(pinned_images), 0, 0 },
+	{ "image", "max_concurrent_pulls", K_UINT, CF(max_concurrent_pulls), 1, 64 },
+	{ "image", "max_concurrent_downloads", K_UINT, CF(max_concurrent_downloads), 1, 16 },
+	{ "image", "max_manifest_size", K_BYTES, CF(max_manifest_size), 4 * KIB, 64 * MIB },
+	{ "image", "max_layer_size", K_BYTES, CF(max_layer_size), MIB, 1024 * GIB },
+	{ "image", "max_layer_ratio", K_UINT, CF(max_layer_ratio), 2, 100000 },
+	{ "registry", "docker_config", K_PATH, CF(docker_config), 0, 0 },
+	{ "registry", "connect_timeout", K_UINT, CF(connect_timeout), 1, 3600 },
+	{ "registry", "stall_timeout", K_UINT, CF(stall_timeout), 1, 86400 },
+	{ "registry", "max_retries", K_UINT, CF(max_retries), 0, 20 },
+	{ "registry.*", "mirrors", K_URLS, RG(mirrors), 0, 0 },
+	{ "registry.*", "insecure", K_BOOL, RG(insecure), 0, 0 },
+	{ "registry.*", "ca_file", K_PATH, RG(ca_file), 0, 0 },
 };
 
-static const char *const sections[] = { "crisp", "api", "runtime", "network", "stream", "image" };
+static const char *const sections[] = { "crisp", "api", "runtime", "network", "stream", "image",
+					"registry" };
 
 struct reader {
 	struct crisp_config *c;
@@ -114,11 +137,30 @@ static bool handler_name_ok(const char *s)
 	return true;
 }
 
+/* A registry domain as image references spell it: host names and IPv4
+ * addresses with an optional port (an IPv6 "[...]" cannot be an INI section). */
+static bool registry_host_ok(const char *s)
+{
+	size_t n = strlen(s);
+	const char *colon = strchr(s, ':');
+	if (n == 0 || n > REGISTRY_HOST_MAX || s[0] == '.' || s[0] == '-' || colon == s)
+		return false;
+	for (const char *p = s; *p; p++) {
+		bool in_port = colon && p > colon;
+		if (in_port ? !isdigit((unsigned char)*p) :
+		    !isalnum((unsigned char)*p) && *p != '.' && *p != '-' && p != colon)
+			return false;
+	}
+	return !colon || (colon[1] != '\0' && strlen(colon + 1) <= 5);
+}
+
 static bool section_known(const char *s)
 {
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
 		if (strcmp(s, sections[i]) == 0)
 			return true;
+	if (strncmp(s, "registry.", 9) == 0)
+		return registry_host_ok(s + 9);
 	return strncmp(s, "runtime.", 8) == 0 && handler_name_ok(s + 8);
 }
 
@@ -305,6 +347,84 @@ static void set_images(struct reader *rd, const struct key *k, const char *v)
 	free(copy);
 }
 
+static bool mirror_url_ok(const char *s)
+{
+	size_t n = strlen(s);
+	const char *rest = strncmp(s, "https://", 8) == 0 ? s + 8 :
+			   strncmp(s, "http://", 7) == 0 ? s + 7 : NULL;
+	if (!rest || !*rest || *rest == '/' || n > MIRROR_URL_MAX)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
+		    strchr("\"<>\\^`{|}", *s))
+			return false;
+	return true;
+}
+
+/* mirrors: a new key replaces the list, a continuation appends. */
+static void set_urls(struct reader *rd, const struct key *k, void *base, const char *v)
+{
+	struct registry_host_config *h = base;
+	if (!rd->indented) {
+		for (size_t i = 0; i < h->n_mirrors; i++)
+			free(h->mirrors[i]);
+		h->n_mirrors = 0;
+	}
+	char *copy = strdup(v);
+	if (!copy) {
+		set_err(rd, "out of memory");
+		return;
+	}
+	char *save = NULL;
+	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		p += strspn(p, " \t");
+		size_t n = strlen(p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			p[--n] = '\0';
+		if (n == 0)
+			continue;
+		if (!mirror_url_ok(p)) {
+			set_err(rd, "%s: \"%s\" is not an http:// or https:// URL", k->name, p);
+			break;
+		}
+		if (h->n_mirrors == CONFIG_MAX_MIRRORS) {
+			set_err(rd, "%s: more than %d mirrors", k->name, CONFIG_MAX_MIRRORS);
+			break;
+		}
+		if (!(h->mirrors[h->n_mirrors] = strdup(p))) {
+			set_err(rd, "out of memory");
+			break;
+		}
+		h->n_mirrors++;
+	}
+	free(copy);
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return *ret = true, 0;
+		if (strcasecmp(v, no[i]) == 0)
+			return *ret = false, 0;
+	}
+	return -EINVAL;
+}
+
+/* "4096" as "4KiB" where it divides evenly, for messages. */
+static void format_size(uint64_t x, char *buf, size_t len)
+{
+	static const char *const units[] = { "", "KiB", "MiB", "GiB", "TiB" };
+	size_t u = 0;
+	while (u < 4 && x >= 1024 && x % 1024 == 0) {
+		x /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%llu%s", (unsigned long long)x, units[u]);
+}
+
 /* Check v for k and store it at base + k->off. */
 static void set_value(struct reader *rd, const struct key *k, void *base, const char *v)
 {
@@ -314,7 +434,8 @@ static void set_value(struct reader *rd, const struct key *k, void *base, const 
 	bool ok = true;
 	const char *want = "";
 	const char *end;
-	char range[64];
+	char range[96], lo[24], hi[24];
+	bool b;
 
 	switch (k->kind) {
 	case K_PATH:
@@ -362,12 +483,31 @@ static void set_value(struct reader *rd, const struct key *k, void *base, const 
 	case K_IMAGES:
 		set_images(rd, k, v);
 		return;
+	case K_URLS:
+		set_urls(rd, k, base, v);
+		return;
+	case K_BYTES:
+		ok = parse_size(v, &x) == 0 && x >= k->min && x <= k->max;
+		format_size(k->min, lo, sizeof lo);
+		format_size(k->max, hi, sizeof hi);
+		snprintf(range, sizeof range, "a size from %s to %s (bytes, or with K/M/G(iB))",
+			 lo, hi);
+		want = range;
+		if (ok)
+			*(uint64_t *)(void *)field_p = x;
+		break;
+	case K_BOOL:
+		ok = parse_bool(v, &b) == 0, want = "true or false";
+		if (ok)
+			*(bool *)(void *)field_p = b;
+		break;
 	}
 	if (!ok) {
 		set_err(rd, "%s: \"%s\" is not %s", k->name, v, want);
 		return;
 	}
-	bool is_string = k->kind != K_SIZE && k->kind != K_UINT && k->kind != K_LEVEL;
+	bool is_string = k->kind != K_SIZE && k->kind != K_UINT && k->kind != K_LEVEL &&
+			 k->kind != K_BYTES && k->kind != K_BOOL;
 	if (is_string && set_string((char **)(void *)field_p, v) < 0)
 		set_err(rd, "out of memory");
 }
@@ -392,12 +532,33 @@ static struct runtime_handler *handler_get(struct reader *rd, const char *name)
 	return h;
 }
 
+static struct registry_host_config *registry_get(struct reader *rd, const char *host)
+{
+	struct crisp_config *c = rd->c;
+	for (size_t i = 0; i < c->n_registries; i++)
+		if (strcmp(c->registries[i].host, host) == 0)
+			return &c->registries[i];
+	if (c->n_registries == CONFIG_MAX_REGISTRIES) {
+		set_err(rd, "more than %d [registry.HOST] sections", CONFIG_MAX_REGISTRIES);
+		return NULL;
+	}
+	struct registry_host_config *h = &c->registries[c->n_registries];
+	*h = (struct registry_host_config){ .host = strdup(host) };
+	if (!h->host) {
+		set_err(rd, "out of memory");
+		return NULL;
+	}
+	c->n_registries++;
+	return h;
+}
+
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
 	struct reader *rd = user;
 	if (rd->err)
 		return 0;
 	bool handler = strncmp(section, "runtime.", 8) == 0;
+	bool registry = strncmp(section, "registry.", 9) == 0;
 	if (rd->indented && !rd->list_open) {
 		set_err(rd, "an indented line continues a key that is not a list");
 		return 0;
@@ -409,20 +570,22 @@ static int on_value(void *user, const char *section, const char *name, const cha
 	const struct key *k = NULL;
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !k; i++)
 		if (strcmp(keys[i].name, name) == 0 &&
-		    strcmp(keys[i].section, handler ? "runtime.*" : section) == 0)
+		    strcmp(keys[i].section, handler ? "runtime.*" :
+				   registry ? "registry.*" : section) == 0)
 			k = &keys[i];
 	if (!k) {
 		set_err(rd, "unknown key \"%s\" in [%s]", name, section);
 		return 0;
 	}
 	void *base = rd->c;
-	if (handler) {
-		base = handler_get(rd, section + 8);
+	if (handler || registry) {
+		base = handler ? (void *)handler_get(rd, section + 8) :
+				 (void *)registry_get(rd, section + 9);
 		if (!base)
 			return 0;
 	}
 	set_value(rd, k, base, value);
-	rd->list_open = k->kind == K_IMAGES;
+	rd->list_open = k->kind == K_IMAGES || k->kind == K_URLS;
 	return rd->err ? 0 : 1;
 }
 
