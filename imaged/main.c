@@ -1,30 +1,101 @@
 /*
- * imaged: images (the image service comes with its own table entries; for
- * now only the built-in Hello/Health/Cancel). Serves
- * RUNROOT/internal/imaged.sock (the crisp user's criserver) and
- * RUNROOT/admin/imaged.sock (root: sandboxd, crispctl). This file owns
- * imaged's dispatch table, the only place that says who may ask imaged
- * what, and its privilege profile.
+ * imaged: images. Serves RUNROOT/internal/imaged.sock (the crisp user's
+ * criserver: the CRI image service) and RUNROOT/admin/imaged.sock (root:
+ * sandboxd's leases; crispctl's image service, leases and admin requests).
+ * This file owns imaged's dispatch table, the only place that says who may
+ * ask imaged what, its life (the image service is opened while privileged,
+ * its threads start after the drop) and its privilege profile. The same
+ * binary, run as `imaged --unpack-child ...`, is the confined unpack child
+ * (imaged/unpack.h), which is why imaged may still exec: itself only.
  */
+#include <elf.h>
+#include <errno.h>
 #include <limits.h>
+#include <link.h>
 #include <linux/capability.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/syscalls.h"
+#include "imaged/svc.h"
 #include "crisp.pb-c.h"
 
-/* Paths imaged may write after the drop (Landlock): ROOT for the content
- * store, RUNROOT for its sockets (unlinked at exit) and mounts. */
+#define RO_MAX (16 + CONFIG_MAX_REGISTRIES)
+
+/* Paths imaged may reach after the drop (Landlock). */
 struct imaged {
-	const char *rw[3];
+	struct svc *svc;
+	const char *rw[3];              /* ROOT (the store), RUNROOT (sockets) */
+	const char *ro[RO_MAX];         /* libraries, CAs, resolver config, credentials */
+	const char *exec[3];            /* itself and its ELF interpreter: the unpack child */
+	char self[PATH_MAX];
+	char interp[PATH_MAX];
 };
 
 static struct imaged imaged_state;
 
-static int imaged_init(struct daemon_ctx *d)
+#define ROLES_IMG (ROLE_BIT(CRISP__ROLE__ROLE_CRISERVER) | ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL))
+#define ROLES_LEASE (ROLE_BIT(CRISP__ROLE__ROLE_SANDBOXD) | ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL))
+#define ROLES_ADM ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL)
+#define T(x) CRISP__MSG_TYPE__MSG_##x
+
+/* Who may ask imaged what. The sockets narrow it further: criserver only
+ * reaches the internal socket, sandboxd and crispctl only the admin one. */
+static const struct dispatch_entry imaged_table[] = {
+	{ T(IMG_PULL), ROLES_IMG, &runtime__v1__pull_image_request__descriptor, false,
+	  svc_handle_pull },
+	{ T(IMG_LIST), ROLES_IMG, &runtime__v1__list_images_request__descriptor, false,
+	  svc_handle_list },
+	{ T(IMG_STATUS), ROLES_IMG, &runtime__v1__image_status_request__descriptor, false,
+	  svc_handle_status },
+	{ T(IMG_REMOVE), ROLES_IMG, &runtime__v1__remove_image_request__descriptor, false,
+	  svc_handle_remove },
+	{ T(IMG_FSINFO), ROLES_IMG, &runtime__v1__image_fs_info_request__descriptor, false,
+	  svc_handle_fsinfo },
+	{ T(IMG_STREAM), ROLES_IMG, &runtime__v1__stream_images_request__descriptor, false,
+	  svc_handle_stream },
+	/* crispctl's import, export and push (imaged/admin.h): answered
+	 * UNIMPLEMENTED until admin_import/admin_export/admin_push go here */
+	{ T(ADM_IMPORT), ROLES_ADM, &crisp__image_import__descriptor, true,
+	  svc_handle_unimplemented },
+	{ T(ADM_EXPORT), ROLES_ADM, &crisp__image_export__descriptor, true,
+	  svc_handle_unimplemented },
+	{ T(ADM_PUSH), ROLES_ADM, &crisp__image_push__descriptor, false,
+	  svc_handle_unimplemented },
+	{ T(LEASE_CREATE), ROLES_LEASE, &crisp__lease_create__descriptor, false,
+	  svc_handle_lease },
+	{ T(LEASE_ADD), ROLES_LEASE, &crisp__lease_add__descriptor, false, svc_handle_lease },
+	{ T(LEASE_RELEASE), ROLES_LEASE, &crisp__lease_release__descriptor, false,
+	  svc_handle_lease },
+	{ T(LEASE_LIST), ROLES_LEASE, &crisp__lease_list_request__descriptor, false,
+	  svc_handle_lease },
+};
+
+/* The running binary's ELF interpreter (PT_INTERP), "" for a static one:
+ * exec'ing ourselves opens it for execution too. */
+static void interp_find(char *buf, size_t len)
 {
-	d->data = &imaged_state;
+	const ElfW(Phdr) *ph = (const void *)getauxval(AT_PHDR);
+	size_t n = getauxval(AT_PHNUM);
+	uintptr_t bias = 0;
+	const char *interp = NULL;
+	buf[0] = '\0';
+	for (size_t i = 0; ph && i < n; i++)
+		if (ph[i].p_type == PT_PHDR)
+			bias = (uintptr_t)ph - ph[i].p_vaddr;
+	for (size_t i = 0; ph && i < n; i++)
+		if (ph[i].p_type == PT_INTERP)
+			interp = (const char *)(bias + ph[i].p_vaddr);
+	if (interp && !realpath(interp, buf))
+		buf[0] = '\0';
+}
+
+static int imaged_listen(struct daemon_ctx *d)
+{
 	char path[PATH_MAX];
 	int r = proc_internal_socket(d->cfg.runroot, d->name, path, sizeof path);
 	if (r == 0)
@@ -33,28 +104,65 @@ static int imaged_init(struct daemon_ctx *d)
 	if (r < 0)
 		return log_error_errno(r, "listen on %s: %m", path);
 	r = proc_admin_socket(d->cfg.runroot, d->name, path, sizeof path);
+	/* fds pass on the admin socket only: crispctl's import/export archives */
 	if (r == 0)
 		r = server_listen(d->server, path, 0600, 0, 0, 0,
 				  ROLE_BIT(CRISP__ROLE__ROLE_SANDBOXD) |
-				  ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL), 0);
+				  ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL), CHAN_FDS);
 	if (r < 0)
 		return log_error_errno(r, "listen on %s: %m", path);
 	return 0;
 }
 
+static int imaged_init(struct daemon_ctx *d)
+{
+	struct imaged *st = &imaged_state;
+	d->data = NULL;                 /* the handlers' svc, once it is started */
+	int r = imaged_listen(d);
+	if (r < 0)
+		return r;
+	ssize_t n = readlink("/proc/self/exe", st->self, sizeof st->self - 1);
+	if (n <= 0 || (size_t)n >= sizeof st->self - 1)
+		return log_error_errno(n < 0 ? -errno : -ENAMETOOLONG, "/proc/self/exe: %m");
+	st->self[n] = '\0';
+	interp_find(st->interp, sizeof st->interp);
+	struct svc_error err = { 0 };
+	r = svc_open(&d->cfg, &st->svc, &err);
+	if (r < 0)
+		return log_error_errno(r, "image service: %s", err.msg);
+	return 0;
+}
+
 static void imaged_privdrop(struct daemon_ctx *d, struct privdrop *ret)
 {
-	struct imaged *st = d->data;
+	struct imaged *st = &imaged_state;
+	static const char *const system_ro[] = {
+		"/etc",                         /* resolver, hosts, CA bundle, ld.so.cache */
+		"/usr/share/ca-certificates", "/usr/local/share/ca-certificates",
+		"/usr/lib/ssl",                 /* OpenSSL's config */
+		"/usr/lib", "/lib", "/lib64", "/usr/lib64", /* the unpack child's libraries */
+	};
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof system_ro / sizeof system_ro[0]; i++)
+		st->ro[n++] = system_ro[i];
+	if (d->cfg.docker_config)
+		st->ro[n++] = d->cfg.docker_config;
+	for (size_t i = 0; i < d->cfg.n_registries && n + 1 < RO_MAX; i++)
+		if (d->cfg.registries[i].ca_file)
+			st->ro[n++] = d->cfg.registries[i].ca_file;
+	st->ro[n] = NULL;
 	st->rw[0] = d->cfg.root;
 	st->rw[1] = d->cfg.runroot;
 	st->rw[2] = NULL;
+	st->exec[0] = st->self;
+	st->exec[1] = st->interp[0] ? st->interp : NULL;
+	st->exec[2] = NULL;
 	*ret = (struct privdrop){
 		.user = NULL,   /* stays uid 0: image layers hold files of every owner */
-		/* Kept for the confined unpack child that comes with the image
-		 * service: it creates files of any owner, mode, device number
-		 * and file capability inside a layer (CHOWN, DAC_OVERRIDE,
-		 * FOWNER, FSETID, MKNOD, SETFCAP), in its own mount namespace
-		 * and chroot (SYS_ADMIN, SYS_CHROOT). */
+		/* Kept for the confined unpack child: it creates files of any
+		 * owner, mode, device number and file capability inside a layer
+		 * (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, MKNOD, SETFCAP), in its
+		 * own mount namespace and root (SYS_ADMIN, SYS_CHROOT). */
 		.keep_caps = PRIVDROP_CAP(CAP_CHOWN) | PRIVDROP_CAP(CAP_DAC_OVERRIDE) |
 			     PRIVDROP_CAP(CAP_FOWNER) | PRIVDROP_CAP(CAP_FSETID) |
 			     PRIVDROP_CAP(CAP_MKNOD) | PRIVDROP_CAP(CAP_SETFCAP) |
@@ -62,21 +170,47 @@ static void imaged_privdrop(struct daemon_ctx *d, struct privdrop *ret)
 		.no_new_privs = true,
 		.landlock = true,
 		.landlock_rw = st->rw,
+		.landlock_ro = st->ro,
+		.landlock_exec = st->exec,
+		.landlock_tcp_connect = true,   /* registries */
 		.seccomp = syscalls_imaged(),
 	};
 }
 
+static int imaged_start(struct daemon_ctx *d)
+{
+	struct imaged *st = &imaged_state;
+	struct svc_error err = { 0 };
+	int r = svc_start(st->svc, &err);
+	if (r < 0)
+		return log_error_errno(r, "image service: %s", err.msg);
+	d->data = st->svc;
+	return 0;
+}
+
+static void imaged_stop(struct daemon_ctx *d)
+{
+	struct imaged *st = &imaged_state;
+	d->data = NULL;
+	svc_close(st->svc);             /* running requests cancelled and answered */
+	st->svc = NULL;
+}
+
 int main(int argc, char **argv)
 {
+	/* the unpack child: before anything else (no config, no threads); it
+	 * ends with _exit, as its seccomp filter allows no atexit work */
+	if (argc > 1 && strcmp(argv[1], UNPACK_CHILD_ARG) == 0)
+		_exit(unpack_child_main(argc, argv));
 	static const struct daemon_def def = {
 		.name = "imaged",
 		.role = CRISP__ROLE__ROLE_IMAGED,
-		/* no entries until the image service: MSG_HELLO, MSG_HEALTH
-		 * and MSG_CANCEL are the server's own */
-		.table = NULL,
-		.n_table = 0,
+		.table = imaged_table,
+		.n_table = sizeof imaged_table / sizeof imaged_table[0],
 		.init = imaged_init,
 		.privdrop = imaged_privdrop,
+		.start = imaged_start,
+		.stop = imaged_stop,
 	};
 	return daemon_main(argc, argv, &def);
 }

@@ -1,0 +1,28 @@
+/*
+ * svc_pool: a fixed set of worker threads and a bounded queue of jobs, for
+ * imaged's requests (the event loop must never wait for a registry, a
+ * sqlite transaction or a directory walk). A job is a struct the submitter
+ * embeds in its own: run() is called on a worker, or drop() if the pool
+ * stops before it ran; either must free it. Stopping sets the cancel flag
+ * of every job that is running and waits for them. Never logs.
+ */
+#pragma once
+#include <stdatomic.h>
+
+struct svc_pool;
+
+struct svc_job {
+	void (*run)(struct svc_job *j);
+	void (*drop)(struct svc_job *j);        /* never ran: answer and free it */
+	atomic_bool *cancel;                    /* set when the pool stops; may be NULL */
+	struct svc_job *next;                   /* the pool's */
+};
+
+/* Starts n threads named name (at most 15 chars). */
+int svc_pool_new(const char *name, unsigned n, unsigned queue_max, struct svc_pool **ret);
+/* Queues j. -EAGAIN when queue_max jobs wait, -ESHUTDOWN when stopping:
+ * j is then still the caller's. */
+int svc_pool_submit(struct svc_pool *p, struct svc_job *j);
+/* Refuses new jobs, drops the queued ones, cancels the running ones, waits
+ * for every thread and frees p. NULL ok. */
+void svc_pool_free(struct svc_pool *p);
