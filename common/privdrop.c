@@ -33,7 +33,7 @@ struct ids {
 	int n_groups;
 };
 
-static int pw_lookup(const char *user, uid_t *ret_uid, gid_t *ret_gid)
+int privdrop_user_lookup(const char *user, uid_t *ret_uid, gid_t *ret_gid)
 {
 	size_t size = 4096;
 	for (;;) {
@@ -58,7 +58,7 @@ static int pw_lookup(const char *user, uid_t *ret_uid, gid_t *ret_gid)
 static int ids_lookup(const char *user, struct ids *ret)
 {
 	struct ids ids = { 0 };
-	int r = pw_lookup(user, &ids.uid, &ids.gid);
+	int r = privdrop_user_lookup(user, &ids.uid, &ids.gid);
 	if (r < 0)
 		return r;
 	int n = 0;
@@ -175,35 +175,38 @@ static int pdeathsig_rearm(int sig, pid_t ppid)
  * and, to symbolize a report in-process, the binary itself (/proc/self/exe
  * resolves to it), the libraries and their debug files under /usr/lib. */
 static const char *const sanitize_ro[] = { "/proc/self", "/proc/self/exe", "/usr/lib", NULL };
+#define SANITIZE_RO_N (sizeof sanitize_ro / sizeof *sanitize_ro)
 
-static int landlock_apply(const struct privdrop *pd)
+/* ro, then sanitize_ro, into buf (PRIVDROP_MAX_PATHS + SANITIZE_RO_N) */
+static int sanitize_ro_add(const char *const *ro, const char **buf)
 {
-	const char *ro[PRIVDROP_MAX_PATHS + sizeof sanitize_ro / sizeof *sanitize_ro];
 	size_t n = 0;
-	for (; pd->landlock_ro && pd->landlock_ro[n]; n++) {
+	for (; ro && ro[n]; n++) {
 		if (n == PRIVDROP_MAX_PATHS)
 			return -E2BIG;
-		ro[n] = pd->landlock_ro[n];
+		buf[n] = ro[n];
 	}
-	for (size_t i = 0; sanitize_ro[i]; i++)
-		ro[n++] = sanitize_ro[i];
-	ro[n] = NULL;
-	struct landlock_rules r = {
-		.rw = pd->landlock_rw, .ro = ro, .exec = pd->landlock_exec,
-		.tcp_bind = pd->landlock_tcp_bind, .tcp_connect = pd->landlock_tcp_connect,
-	};
-	return landlock_restrict(&r);
+	for (size_t i = 0; i < SANITIZE_RO_N; i++)
+		buf[n + i] = sanitize_ro[i];
+	return 0;
 }
-#else
+#endif
+
 static int landlock_apply(const struct privdrop *pd)
 {
 	struct landlock_rules r = {
 		.rw = pd->landlock_rw, .ro = pd->landlock_ro, .exec = pd->landlock_exec,
 		.tcp_bind = pd->landlock_tcp_bind, .tcp_connect = pd->landlock_tcp_connect,
 	};
+#ifdef CRISP_SANITIZE
+	const char *ro[PRIVDROP_MAX_PATHS + SANITIZE_RO_N];
+	int e = sanitize_ro_add(pd->landlock_ro, ro);
+	if (e < 0)
+		return e;
+	r.ro = ro;
+#endif
 	return landlock_restrict(&r);
 }
-#endif
 
 static int sandbox_apply(const struct privdrop *pd, const char **step)
 {

@@ -48,5 +48,8 @@ struct privdrop {
 
 int privdrop_apply(const struct privdrop *pd, const char **ret_step);
 
+/* The uid and primary gid of user (getpwnam_r); -ENOENT if there is none. */
+int privdrop_user_lookup(const char *user, uid_t *ret_uid, gid_t *ret_gid);
+
 /* Landlock ABI version the kernel offers (0 if none). */
 int landlock_abi(void);

@@ -412,6 +412,13 @@ TEST(privdrop_failing_step_is_named)
 {
 	if (!need_root())
 		return;
+	uid_t uid = 7;
+	gid_t gid = 7;
+	CHECK_RC(privdrop_user_lookup("nobody", &uid, &gid));
+	CHECK(uid == NOBODY_UID && gid == NOBODY_UID);
+	CHECK(privdrop_user_lookup("crisp-no-such-user-42", &uid, &gid) == -ENOENT);
+	CHECK(uid == NOBODY_UID);       /* untouched on failure */
+
 	const char *step = NULL;
 	struct privdrop pd = { .user = "crisp-no-such-user-42" };
 	CHECK(privdrop_apply(&pd, &step) == -ENOENT);
