@@ -6,8 +6,8 @@
  *   the manifest (from an index: this node's platform) and the index,
  *   then the config, into the store; the config's diff_ids and chain ids;
  *   the layers (svc_pull_layers.c);
- *   the image record: id = config digest, the tag and repo digest as
- *   containerd reports them, the user, pinned, the request's annotations;
+ *   the image record: id = config digest, the tag (none when the
+ *   reference has a digest) and repo digest as containerd reports them, the user, pinned, the request's annotations;
  *   the lease released (and on failure a GC, so a refused or broken pull
  *   leaves nothing behind).
  * The image appears only in the last step, in one transaction: a pull cut
@@ -100,27 +100,51 @@ static int pull_begin(struct pull *p, const Runtime__V1__PullImageRequest *rq,
 	return r < 0 ? pull_registry_fail(err, r, &rerr) : 0;
 }
 
-/* The config blob: from the store if it is there (and now held), else from
- * the registry into the store. *ret_buf is NUL-terminated. */
-static int pull_config_blob(struct pull *p, char **ret_buf, size_t *ret_len,
-			    struct svc_error *err)
+/* The config blob from the registry into the store. */
+static int config_fetch(struct pull *p, char **ret_buf, size_t *ret_len, struct svc_error *err)
 {
-	struct store *st = p->s->store;
 	const struct registry_descriptor *d = &p->m->config;
-	if (store_blob_exists(st, d->digest) == 1 &&
-	    store_lease_add_blob(st, p->lease, d->digest) == 0 &&
-	    store_blob_read(st, d->digest, p->s->max_manifest_size, ret_buf, ret_len) == 0)
-		return 0;
 	struct registry_error rerr = { 0 };
 	int r = registry_pull_small_blob(p->sess, d, ret_buf, ret_len, &rerr);
 	if (r < 0)
 		return pull_registry_fail(err, r, &rerr);
-	r = store_blob_put(st, d->digest, *ret_buf, *ret_len, p->lease);
+	r = store_blob_put(p->s->store, d->digest, *ret_buf, *ret_len, p->lease);
 	if (r < 0) {
 		free(*ret_buf);
 		return store_fail(err, r, "config", d->digest);
 	}
 	return 0;
+}
+
+/* The config blob: from the store if it is there (and now held), else from
+ * the registry, once across concurrent pulls. *ret_buf is NUL-terminated. */
+static int pull_config_blob(struct pull *p, char **ret_buf, size_t *ret_len,
+			    struct svc_error *err)
+{
+	struct store *st = p->s->store;
+	const char *digest = p->m->config.digest;
+	for (int round = 0; round < PULL_FLIGHT_TRIES; round++) {
+		if (store_blob_exists(st, digest) == 1 &&
+		    store_lease_add_blob(st, p->lease, digest) == 0 &&
+		    store_blob_read(st, digest, p->s->max_manifest_size, ret_buf, ret_len) == 0)
+			return 0;
+		struct store_flight *f = NULL;
+		int r = pull_flight_join(p, digest, &f, err);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;       /* another pull fetched it (or failed): look again */
+		if (store_blob_exists(st, digest) == 1) {
+			store_inflight_done(st, f, 0);
+			continue;
+		}
+		r = config_fetch(p, ret_buf, ret_len, err);
+		store_inflight_done(st, f, r);
+		return r;
+	}
+	return svc_fail(err, CRISP_STATUS_UNAVAILABLE, -EAGAIN,
+			"config %s: other pulls failed to fetch it, %d times", digest,
+			PULL_FLIGHT_TRIES);
 }
 
 static int chain_ids_make(struct pull *p, struct svc_error *err)
@@ -217,7 +241,9 @@ static int record_fill(struct pull *p, struct store_image *img)
 	img->n_layers = n;
 	if (m->index_digest[0])
 		memcpy(img->blobs[img->n_blobs++], m->index_digest, DIGEST_STR_SIZE);
-	if (p->ref.tag[0]) {
+	/* a tag next to a digest is dropped, as containerd's ParseDockerRef
+	 * drops it: the digest decides */
+	if (p->ref.tag[0] && !p->ref.digest[0]) {
 		if (asprintf(&img->repo_tags[0], "%s:%s", p->name, p->ref.tag) < 0)
 			return -ENOMEM;
 		img->n_repo_tags = 1;

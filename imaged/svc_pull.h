@@ -52,6 +52,12 @@ int pull_check(struct pull *p, struct svc_error *err);
 int pull_registry_fail(struct svc_error *err, int r, const struct registry_error *rerr);
 
 /* svc_pull_blob.c */
+/* Follow the flight for key, a slice at a time (so that cancel and the
+ * deadline are seen), or lead it: 1 with *ret_f when we lead (then
+ * store_inflight_done is ours to call), 0 when another pull's flight ended
+ * (look at the store again). */
+int pull_flight_join(struct pull *p, const char *key, struct store_flight **ret_f,
+		     struct svc_error *err);
 /* Blob d is in the store and held by the pull's lease; fetched if missing.
  * cap: 0 for none. */
 int pull_blob(struct pull *p, const struct registry_descriptor *d, uint64_t cap,

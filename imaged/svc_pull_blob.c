@@ -20,10 +20,8 @@
 
 #define LAYER_KEY_PREFIX "layer:"
 
-/* Follow the flight for key, a slice at a time (so that cancel and the
- * deadline are seen), or lead it: 1 with *ret_f when we lead. */
-static int flight_join(struct pull *p, const char *key, struct store_flight **ret_f,
-		       struct svc_error *err)
+int pull_flight_join(struct pull *p, const char *key, struct store_flight **ret_f,
+		     struct svc_error *err)
 {
 	for (;;) {
 		int r = pull_check(p, err);
@@ -94,7 +92,7 @@ int pull_blob(struct pull *p, const struct registry_descriptor *d, uint64_t cap,
 			return svc_fail(err, svc_status_of(r), r, "blob %s: %s", d->digest,
 					strerror(-r));
 		struct store_flight *f = NULL;
-		r = flight_join(p, d->digest, &f, err);
+		r = pull_flight_join(p, d->digest, &f, err);
 		if (r < 0)
 			return r;
 		if (r == 0)
@@ -219,7 +217,7 @@ int pull_layer(struct pull *p, size_t i, struct svc_error *err)
 		if (r < 0)
 			return svc_fail(err, svc_status_of(r), r, "layer %s: %s", chain, strerror(-r));
 		struct store_flight *f = NULL;
-		r = flight_join(p, key, &f, err);
+		r = pull_flight_join(p, key, &f, err);
 		if (r < 0)
 			return r;
 		if (r == 0)
