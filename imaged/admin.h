@@ -6,28 +6,24 @@
  * registry (MSG_ADM_PUSH). The handlers have the dispatch_entry signature
  * and go into imaged's one dispatch table (imaged/main.c):
  *
- *   { CRISP__MSG_TYPE__MSG_ADM_IMPORT, ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL),
- *     &crisp__image_import__descriptor, true, admin_import },
- *   { CRISP__MSG_TYPE__MSG_ADM_EXPORT, ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL),
- *     &crisp__image_export__descriptor, true, admin_export },
- *   { CRISP__MSG_TYPE__MSG_ADM_PUSH, ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL),
- *     &crisp__image_push__descriptor, false, admin_push },
+ *   { T(ADM_IMPORT), ROLES_ADM, &crisp__image_import__descriptor, true, admin_import },
+ *   { T(ADM_EXPORT), ROLES_ADM, &crisp__image_export__descriptor, true, admin_export },
+ *   { T(ADM_PUSH), ROLES_ADM, &crisp__image_push__descriptor, false, admin_push },
  *
- * and the admin socket must be listened on with CHAN_FDS (fd passing is
- * opt-in per channel). Each request runs on a thread of its own (at most
- * ADMIN_JOBS_MAX at once, more are answered RESOURCE_EXHAUSTED) and is
- * answered from there with server_answer; the asker's cancel stops it.
+ * with the admin socket listened on with CHAN_FDS (fd passing is opt-in
+ * per channel). Like the image service's handlers (imaged/svc.h), their
+ * userdata is the daemon_ctx whose data is the running struct svc: they
+ * use its store, registry client and unpack settings, and run each request
+ * on its pull pool (long work never holds up the event loop; svc_stop
+ * cancels and waits for them), answering from there.
  *
- * imaged has one admin context: admin_init() (before the loop runs, after
- * the store and the registry client exist) makes it the one the handlers
- * use (their userdata is not looked at); admin_stop() (before the store is
- * closed) cancels the jobs and waits for them.
+ * The work itself (admin_*_run) takes a struct admin_ctx, so that the unit
+ * tests drive it with a store of their own.
  *
  * Never logs a credential; never opens a path that came from a request or
  * an archive (content goes into the store by digest only).
  */
 #pragma once
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,34 +32,18 @@
 #include "imaged/oci_layout.h"
 #include "crisp.pb-c.h"
 
-#define ADMIN_JOBS_MAX 4
-
 struct store;
 struct registry_client;
 struct unpack_limits;
-struct admin_job;
 
+/* What the work needs; plain data, filled by the caller. */
 struct admin_ctx {
 	struct store *store;
-	struct registry_client *registry;
+	struct registry_client *registry;       /* NULL: no push */
 	const char *unpack_exe;                 /* NULL: /proc/self/exe (imaged) */
 	const struct unpack_limits *unpack_limits;  /* NULL: the defaults */
 	uint64_t push_chunk_size;               /* 0: REGISTRY_PUSH_CHUNK */
-	/* set by admin_init */
-	pthread_mutex_t lock;
-	pthread_cond_t idle;
-	struct admin_job *jobs;                 /* running, under lock */
-	unsigned running;
-	bool stopping;
-	atomic_ulong seq;                       /* for lease ids */
 };
-
-/* Fills a (store and registry must outlive it; exe/limits may be NULL) and
- * makes it the context of the handlers below. */
-int admin_init(struct admin_ctx *a, struct store *store, struct registry_client *registry,
-	       const char *unpack_exe, const struct unpack_limits *limits);
-/* Refuses new jobs, cancels the running ones and waits for them to end. */
-void admin_stop(struct admin_ctx *a);
 
 /* crisp.ImageImport + fd (an OCI image layout as a tar stream) ->
  * crisp.ImageImported. */

@@ -1,6 +1,6 @@
 /*
  * admin_int: what the admin_*.c files share, and nothing else may use:
- *   admin.c          the context, the jobs (a thread per request), answers
+ *   admin.c          the handlers: jobs on the image service's pull pool, answers
  *   admin_import.c   an OCI layout tar -> blobs, then each index entry -> an image
  *   admin_commit.c   an image whose blobs are in the store -> its layers
  *                    unpacked (confined), the image record (the end state of

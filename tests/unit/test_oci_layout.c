@@ -158,7 +158,7 @@ static void import_fails(struct tl_entry *e, size_t n, int code, const char *msg
 	archive_write_entries(path, e, n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	admin_init(&a, s, NULL, NULL, NULL);
+	a = (struct admin_ctx){ .store = s };
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	CHECK(import_file(&a, path, NULL, &out, &err) < 0);
@@ -174,7 +174,6 @@ static void import_fails(struct tl_entry *e, size_t n, int code, const char *msg
 	CHECK(ts_count("blobs/sha256") == 0);
 	CHECK(ts_count("layers/sha256") == 0);
 	CHECK(ts_count("tmp") == 0);
-	admin_stop(&a);
 	store_close(s);
 }
 
@@ -299,7 +298,7 @@ TEST(oci_import_file)
 	archive_write_entries(path, p.e, p.n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	admin_init(&a, s, NULL, NULL, NULL);
+	a = (struct admin_ctx){ .store = s };
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	CHECK_RC(import_file(&a, path, NULL, &out, &err));
@@ -319,7 +318,6 @@ TEST(oci_import_file)
 	CHECK_RC(import_file(&a, path, NULL, &out, &err));
 	CHECK(out.n_image_ids == 1 && !strcmp(out.image_ids[0], p.config_d));
 	admin_imported_clear(&out);
-	admin_stop(&a);
 	store_close(s);
 	free(p.layer);
 }
@@ -351,7 +349,7 @@ TEST(oci_import_pipe)
 	close(pfd[1]);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	admin_init(&a, s, NULL, NULL, NULL);
+	a = (struct admin_ctx){ .store = s };
 	Crisp__ImageImport rq = CRISP__IMAGE_IMPORT__INIT;
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
@@ -361,7 +359,6 @@ TEST(oci_import_pipe)
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	check_imported(s, &p, "through a pipe\n");
 	admin_imported_clear(&out);
-	admin_stop(&a);
 	store_close(s);
 	free(tar);
 	free(p.layer);
@@ -378,7 +375,7 @@ TEST(oci_export_roundtrip)
 	archive_write_entries(path, p.e, p.n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	admin_init(&a, s, NULL, NULL, NULL);
+	a = (struct admin_ctx){ .store = s };
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	CHECK_RC(import_file(&a, path, NULL, &out, &err));
@@ -391,11 +388,10 @@ TEST(oci_export_roundtrip)
 	CHECK(l1 == l2 && !memcmp(b1, b2, l1));
 	free(b1);
 	free(b2);
-	admin_stop(&a);
 	store_close(s);
 	/* into a second store */
 	struct store *s2 = store_at("root2");
-	admin_init(&a, s2, NULL, NULL, NULL);
+	a = (struct admin_ctx){ .store = s2 };
 	CHECK_RC(import_file(&a, out1, NULL, &out, &err));
 	CHECK(out.n_image_ids == 1 && !strcmp(out.image_ids[0], p.config_d));
 	CHECK(out.n_repo_tags == 2);
@@ -416,7 +412,6 @@ TEST(oci_export_roundtrip)
 	CHECK(admin_export_run(&a, fd, &rq, NULL, NULL, &err) == -ENOENT);
 	CHECK(err.code == CRISP_STATUS_NOT_FOUND);
 	close(fd);
-	admin_stop(&a);
 	store_close(s2);
 	free(p.layer);
 }
@@ -430,7 +425,7 @@ TEST(oci_import_extra_tags_and_names)
 	archive_write_entries(path, p.e, p.n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	admin_init(&a, s, NULL, NULL, NULL);
+	a = (struct admin_ctx){ .store = s };
 	Crisp__ImageImport rq = CRISP__IMAGE_IMPORT__INIT;
 	char *tags[] = { "localhost:5000/x/y:v1", "busybox" };
 	rq.tags = tags;
@@ -448,7 +443,6 @@ TEST(oci_import_extra_tags_and_names)
 	rq.n_tags = 1;
 	CHECK(import_file(&a, path, &rq, &out, &err) == -EINVAL);
 	CHECK(err.code == CRISP_STATUS_INVALID_ARGUMENT && strstr(err.msg, "UPPER"));
-	admin_stop(&a);
 	store_close(s);
 	free(p.layer);
 }
@@ -482,7 +476,7 @@ TEST(oci_import_nested_index)
 	archive_write_entries(path, p.e, p.n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	admin_init(&a, s, NULL, NULL, NULL);
+	a = (struct admin_ctx){ .store = s };
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	CHECK_RC(import_file(&a, path, NULL, &out, &err));
@@ -500,17 +494,15 @@ TEST(oci_import_nested_index)
 	char out1[PATH_MAX];
 	tl_path(out1, sizeof out1, unit_tmpdir(), "export.tar");
 	export_file(&a, out1, "busybox:1");
-	admin_stop(&a);
 	store_close(s);
 	struct store *s2 = store_at("root2");
-	admin_init(&a, s2, NULL, NULL, NULL);
+	a = (struct admin_ctx){ .store = s2 };
 	CHECK_RC(import_file(&a, out1, NULL, &out, &err));
 	admin_imported_clear(&out);
 	CHECK_RC(store_image_find(s2, "docker.io/library/busybox:1", &img));
 	CHECK(!strcmp(img->id, p.config_d) && !strcmp(img->manifest_digest, p.manifest_d));
 	CHECK(img->n_repo_digests == 1 && !strcmp(img->repo_digests[0], want));
 	store_image_free(img);
-	admin_stop(&a);
 	store_close(s2);
 	free(p.layer);
 }
@@ -619,12 +611,11 @@ TEST(oci_import_missing_pieces)
 	tl_write_file(path, "this is not a tar archive, not at all.\n", 39);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	admin_init(&a, s, NULL, NULL, NULL);
+	a = (struct admin_ctx){ .store = s };
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	CHECK(import_file(&a, path, NULL, &out, &err) < 0);
 	CHECK(err.code == CRISP_STATUS_INVALID_ARGUMENT && strstr(err.msg, "not a readable tar"));
-	admin_stop(&a);
 	store_close(s);
 	free(p.layer);
 }
@@ -671,7 +662,7 @@ TEST(oci_import_cancelled)
 	archive_write_entries(path, p.e, p.n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	admin_init(&a, s, NULL, NULL, NULL);
+	a = (struct admin_ctx){ .store = s };
 	atomic_bool cancel;
 	atomic_init(&cancel, true);
 	Crisp__ImageImport rq = CRISP__IMAGE_IMPORT__INIT;
@@ -693,7 +684,6 @@ TEST(oci_import_cancelled)
 	close(pfd[0]);
 	close(pfd[1]);
 	CHECK(ts_count("blobs/sha256") == 0);
-	admin_stop(&a);
 	store_close(s);
 	free(p.layer);
 }
