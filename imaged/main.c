@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/syscalls.h"
+#include "imaged/admin.h"
 #include "imaged/svc.h"
 #include "crisp.pb-c.h"
 
@@ -58,14 +59,11 @@ static const struct dispatch_entry imaged_table[] = {
 	  svc_handle_fsinfo },
 	{ T(IMG_STREAM), ROLES_IMG, &runtime__v1__stream_images_request__descriptor, false,
 	  svc_handle_stream },
-	/* crispctl's import, export and push (imaged/admin.h): answered
-	 * UNIMPLEMENTED until admin_import/admin_export/admin_push go here */
-	{ T(ADM_IMPORT), ROLES_ADM, &crisp__image_import__descriptor, true,
-	  svc_handle_unimplemented },
-	{ T(ADM_EXPORT), ROLES_ADM, &crisp__image_export__descriptor, true,
-	  svc_handle_unimplemented },
-	{ T(ADM_PUSH), ROLES_ADM, &crisp__image_push__descriptor, false,
-	  svc_handle_unimplemented },
+	/* crispctl's import, export and push (imaged/admin.h); the archives
+	 * come as the request's fd */
+	{ T(ADM_IMPORT), ROLES_ADM, &crisp__image_import__descriptor, true, admin_import },
+	{ T(ADM_EXPORT), ROLES_ADM, &crisp__image_export__descriptor, true, admin_export },
+	{ T(ADM_PUSH), ROLES_ADM, &crisp__image_push__descriptor, false, admin_push },
 	{ T(LEASE_CREATE), ROLES_LEASE, &crisp__lease_create__descriptor, false,
 	  svc_handle_lease },
 	{ T(LEASE_ADD), ROLES_LEASE, &crisp__lease_add__descriptor, false, svc_handle_lease },
