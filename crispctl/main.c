@@ -97,23 +97,18 @@ static const struct verb *verb_find(const char *noun, const char *name)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* Flags, then the verb (which parses its own flags, then connects). */
+static int run(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "runroot", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct crisp_config cfg;
-	struct ctl c = { .prog = "crispctl" };
 	int o;
-	signal(SIGPIPE, SIG_IGN);
-	if (config_init(&cfg) < 0)
-		return ctl_fail("out of memory");
-	c.runroot = cfg.runroot;
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		if (o == 'r')
-			c.runroot = optarg;
+			c->runroot = optarg;
 		else if (o == 'h')
 			return usage(stdout, CTL_EXIT_OK);
 		else
@@ -130,7 +125,18 @@ int main(int argc, char **argv)
 	int vargc = argc - optind - 1;
 	char **vargv = argv + optind + 1;
 	optind = 0;
-	int r = v->fn(&c, vargc, vargv);     /* parses, then connects */
+	return v->fn(c, vargc, vargv);
+}
+
+int main(int argc, char **argv)
+{
+	struct crisp_config cfg;
+	struct ctl c = { .prog = "crispctl" };
+	signal(SIGPIPE, SIG_IGN);
+	if (config_init(&cfg) < 0)
+		return ctl_fail("out of memory");
+	c.runroot = cfg.runroot;        /* the default, /run/crisp */
+	int r = run(&c, argc, argv);
 	if (c.chan)
 		ctl_close(&c);
 	config_free(&cfg);
