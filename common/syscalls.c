@@ -59,6 +59,8 @@
 	"socket", "connect", "accept4", "sendmsg", "recvmsg",           \
 	"sendto", "recvfrom", "shutdown", "getsockopt", "setsockopt",   \
 	"getsockname", "getpeername",                                   \
+	/* ... and payloads over 60 KiB in a sealed memfd (chan.c) */   \
+	"memfd_create",                                                 \
 	/* ids (log lines, sqlite), rlimits (sysconf) */                \
 	"getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", \
 	"prlimit64", "getrlimit", "uname", "sysinfo", "getrandom",      \
