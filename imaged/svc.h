@@ -149,5 +149,3 @@ int svc_handle_status(struct server_req *req, void *userdata);
 int svc_handle_remove(struct server_req *req, void *userdata);
 int svc_handle_fsinfo(struct server_req *req, void *userdata);
 int svc_handle_lease(struct server_req *req, void *userdata);   /* every MSG_LEASE_* */
-/* Answers UNIMPLEMENTED (table slots kept for requests not built yet). */
-int svc_handle_unimplemented(struct server_req *req, void *userdata);

@@ -258,9 +258,3 @@ int svc_handle_lease(struct server_req *req, void *userdata)
 {
 	return call_submit(req, userdata, false, do_lease);
 }
-
-int svc_handle_unimplemented(struct server_req *req, void *userdata)
-{
-	(void)server_answer(req, CRISP_STATUS_UNIMPLEMENTED, "not implemented yet", NULL, -1);
-	return 0;
-}

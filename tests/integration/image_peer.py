@@ -49,6 +49,7 @@ class ImagePeer:
         self.s.settimeout(timeout)
         self.s.connect(path)
         self.next_id = 1
+        self.early = {}         # id -> answers that came while waiting for another
         roles = {"crispctl": self.pb.ROLE_CRISPCTL, "criserver": self.pb.ROLE_CRISERVER,
                  "sandboxd": self.pb.ROLE_SANDBOXD}
         h = self.pb.Hello(version=1, role=roles[role], pid=os.getpid(), name="image_peer")
@@ -102,10 +103,12 @@ class ImagePeer:
     def wait(self, id, resp_cls):
         parts = []
         while True:
-            a = self.recv()
+            early = self.early.get(id)
+            a = early.pop(0) if early else self.recv()
             if a is None:
                 raise ConnectionError("imaged closed the connection")
             if a.id != id:
+                self.early.setdefault(a.id, []).append(a)
                 continue
             body = None
             if a.status == 0 and resp_cls is not None:
