@@ -21,6 +21,7 @@ from registry_env import MT_OCI_CONFIG, MT_OCI_INDEX, MT_OCI_LAYER_GZ, MT_OCI_MA
     layer_tar, sha256
 
 MT_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+MT_OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 
 
 # ---- images ---------------------------------------------------------------

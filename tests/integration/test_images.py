@@ -3,7 +3,8 @@ docker-registry, with images built here (images_common) and pushed by
 skopeo, so that every id, digest, tag, user and size the CRI answers is
 checked against what was pushed (and against what skopeo reads back).
 
-Covers PullImage (by tag, digest, tag@digest, through an index,
+Covers PullImage (by tag, digest, tag@digest, through an index; gzip,
+zstd and plain layers, OCI and Docker schema2 manifests;
 concurrently, with blobs fetched once as a counting relay in front of the
 registry sees), ListImages / StreamImages (and filters), ImageStatus (by
 id, tag, repo digest; verbose JSON; users; pinned; annotations),
@@ -25,10 +26,11 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crisp_env import Suite, cri_pb2  # noqa: E402
 from evil_registry import EvilRegistry  # noqa: E402
-from images_common import (blob_digests, build_image, build_index, gz_layer,  # noqa: E402
+from images_common import (MT_OCI_LAYER, MT_OCI_LAYER_ZSTD, blob_digests, build_image, build_index, gz_layer,  # noqa: E402
                            images, layer_chain_ids, layer_diff, marker_layer, pull,
                            random_layer, remove, rpc_error, spec, status, tmp_entries)
-from registry_env import MT_OCI_INDEX, MT_OCI_MANIFEST, RegistryEnv, layer_tar, sha256  # noqa: E402
+from registry_env import (MT_DOCKER_MANIFEST, MT_OCI_INDEX, MT_OCI_MANIFEST,  # noqa: E402
+                          RegistryEnv, layer_tar, sha256)
 
 SC = grpc.StatusCode
 
@@ -71,6 +73,13 @@ class Env:
             (plats["arm64"], {"os": "linux", "architecture": "arm64", "variant": "v8"}),
             (plats["amd64"], {"os": "linux", "architecture": "amd64"}),
             (plats["arm"], {"os": "linux", "architecture": "arm", "variant": "v7"})])
+        tar = layer_tar({"etc/plain": (b"plain\n", 0o644)})
+        plain = (dict(lay.blob(tar), mediaType=MT_OCI_LAYER), sha256(tar))
+        tar = layer_tar({"etc/zstd": (b"zstd\n" * 1000, 0o644)})
+        zst = subprocess.run(["zstd", "-q", "-c", "-19"], input=tar, check=True,
+                             capture_output=True).stdout
+        zstd = (dict(lay.blob(zst), mediaType=MT_OCI_LAYER_ZSTD), sha256(tar))
+        self.formats = build_image(lay, [marker_layer(lay, "formats"), plain, zstd])
         cbase = random_layer(lay, 2 << 20, seed=b"conc")
         self.conc = build_image(lay, [cbase, marker_layer(lay, "conc")])
         self.conc_a = build_image(lay, [cbase, marker_layer(lay, "conc-a")])
@@ -85,15 +94,22 @@ class Env:
                           ("test/conc-b:1", self.conc_b)):
             self.push(dest, img["desc"], MT_OCI_MANIFEST)
         self.push("test/multi:1", self.multi["desc"], MT_OCI_INDEX, all_images=True)
+        # by the registry API: skopeo would compress the plain layer
+        for blob in [l["digest"] for l in self.formats["layers"]] + [self.formats["id"]]:
+            e.put_blob(self.reg, "test/formats", lay.blobs[blob])
+        e.put_manifest(self.reg, "test/formats", "oci", self.formats["raw"], MT_OCI_MANIFEST)
+        # skopeo writes the Docker schema2 form (its own manifest, Docker
+        # media types for the config and the gzip layers)
+        self.push("test/v2s2:1", self.one["desc"], MT_OCI_MANIFEST, fmt="v2s2")
 
         self.suite = Suite()
         self.suite.start()
         self.pids = self.suite.daemon_pids()
 
-    def push(self, dest, desc, media_type, all_images=False):
+    def push(self, dest, desc, media_type, all_images=False, fmt=None):
         tag = "t%d" % len(self.pushed)
         self.lay.tag(tag, media_type, desc)
-        self.reg_env.push(self.lay, tag, self.reg, dest, all_images=all_images)
+        self.reg_env.push(self.lay, tag, self.reg, dest, all_images=all_images, fmt=fmt)
         self.pushed[dest] = desc["digest"]
 
     def ref(self, dest):
@@ -240,6 +256,29 @@ def test_pull_through_an_index_takes_linux_amd64(clean):
     assert env.multi_amd64["layers"][0]["digest"] in blob_digests(env.suite)
     assert layer_chain_ids(env.suite) & set(env.multi_amd64["chain_ids"])
     assert status(env.suite, "%s@%s" % (name_of(ref), env.multi["digest"]))[0] == im
+
+
+def test_pull_plain_and_zstd_layers_and_docker_schema2(clean):
+    env = clean
+    ref = env.ref("test/formats:oci")
+    assert env.served("test/formats:oci") == (env.formats["digest"], env.formats["id"])
+    assert pull(env.suite, ref) == env.formats["id"]
+    assert status(env.suite, ref)[0].size == env.formats["size"]
+    top = layer_diff(env.suite, env.formats["chain_ids"][-1])
+    with open(os.path.join(top, "etc", "zstd"), "rb") as f:
+        assert f.read() == b"zstd\n" * 1000
+    plain = layer_diff(env.suite, env.formats["chain_ids"][1])
+    assert os.path.isfile(os.path.join(plain, "etc", "plain"))
+
+    ref = env.ref("test/v2s2:1")
+    manifest_digest, config_digest = env.served("test/v2s2:1")
+    raw = env.skopeo("--raw", "docker://" + ref)
+    assert json.loads(raw)["mediaType"] == MT_DOCKER_MANIFEST
+    assert pull(env.suite, ref) == config_digest
+    im, info = status(env.suite, ref, verbose=True)
+    assert list(im.repo_digests) == ["%s@%s" % (name_of(ref), manifest_digest)]
+    assert json.loads(info["info"])["mediaType"] == MT_DOCKER_MANIFEST
+    assert im.uid.value == 1000
 
 
 def test_users_as_the_cri_reports_them(clean):
