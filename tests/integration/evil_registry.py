@@ -53,16 +53,19 @@ class Behaviour:
     digest: the Docker-Content-Digest header (default: the body's digest;
         "" leaves it out).
     status: the HTTP status (default 200).
+    location: a Location header (with status 307, a redirect; a path is
+        taken on this server).
     """
 
     def __init__(self, stall_after=None, trickle=None, no_length=False, length=None,
-                 digest=None, status=200):
+                 digest=None, status=200, location=None):
         self.stall_after = stall_after
         self.trickle = trickle
         self.no_length = no_length
         self.length = length
         self.digest = digest
         self.status = status
+        self.location = location
 
 
 class Entry:
@@ -248,6 +251,8 @@ class EvilRegistry:
         h.send_response(b.status)
         h.send_header("Content-Type", e.media_type)
         h.send_header("Docker-Distribution-API-Version", "registry/2.0")
+        if b.location:
+            h.send_header("Location", b.location)
         digest = sha256(e.body) if b.digest is None else b.digest
         if digest:
             h.send_header("Docker-Content-Digest", digest)

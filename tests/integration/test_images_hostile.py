@@ -18,6 +18,7 @@ keep serving (the same process, and a pull of a good image works).
 Run against another build with CRISP_BUILD=DIR (crisp_env).
 """
 import io
+import json
 import os
 import shutil
 import sys
@@ -36,11 +37,11 @@ import gen_layers  # noqa: E402
 import gen_registry  # noqa: E402
 from crisp_env import Suite, wait_for  # noqa: E402
 from evil_registry import Behaviour, EvilRegistry  # noqa: E402
-from images_common import (blob_digests, build_image, gz_layer,  # noqa: E402
+from images_common import (blob_digests, build_image, build_index, gz_layer,  # noqa: E402
                            images, layer_chain_ids, layer_diff, marker_layer, pull, remove,
                            rpc_error, snapshot, store_dir, tmp_entries)
-from registry_env import (MT_OCI_CONFIG, MT_OCI_LAYER_GZ, MT_OCI_MANIFEST,  # noqa: E402
-                          Layout, RegistryEnv, sha256)
+from registry_env import (MT_OCI_CONFIG, MT_OCI_INDEX, MT_OCI_LAYER_GZ,  # noqa: E402
+                          MT_OCI_MANIFEST, Layout, RegistryEnv, sha256)
 
 SC = grpc.StatusCode
 STALL_TIMEOUT = 2                       # [registry] stall_timeout of the suite, seconds
@@ -366,6 +367,77 @@ def test_layer_with_an_unknown_media_type_is_refused(clean):
     code, msg = rpc_error(pull, env.suite, "%s/evil/mt:1" % env.evil.host)
     assert code in (SC.INVALID_ARGUMENT, SC.FAILED_PRECONDITION), (code, msg)
     assert images(env.suite) == [] and tmp_entries(env.suite) == []
+
+
+def test_manifest_with_too_many_layers(clean):
+    env = clean
+    lay = Layout(os.path.join(env.reg_env.tmp, "evil-many"))
+    desc, diff = marker_layer(lay, "evil-many")
+    img = build_image(lay, [(desc, diff)] * 1025)
+    env.evil.add_blob(lay.blobs[desc["digest"]])
+    env.evil.add_blob(img["config"])
+    env.evil.add_manifest("evil/many", "1", img["raw"], MT_OCI_MANIFEST)
+    code, msg = assert_refused(env, "%s/evil/many:1" % env.evil.host, img,
+                               (SC.RESOURCE_EXHAUSTED,))
+    assert "1025" in msg, msg
+    assert env.evil.count("GET", "/blobs/") == 0
+
+
+def test_config_that_does_not_fit_the_manifest(clean):
+    """Configs served under their true digests, each unusable: two
+    diff_ids for one layer, not JSON, JSON without rootfs."""
+    env = clean
+    cases = (("evil/twodiffs", lambda diff: json.dumps({
+                 "architecture": "amd64", "os": "linux", "rootfs": {
+                     "type": "layers", "diff_ids": [diff, sha256(b"x")]}}).encode()),
+             ("evil/notjson", lambda diff: b"\x00not json"),
+             ("evil/norootfs", lambda diff: b'{"architecture": "amd64", "os": "linux"}'))
+    for name, make in cases:
+        lay = Layout(os.path.join(env.reg_env.tmp, name.replace("/", "-")))
+        desc, diff = marker_layer(lay, name)
+        cfg = make(diff)
+        manifest = {"schemaVersion": 2, "mediaType": MT_OCI_MANIFEST,
+                    "config": dict(lay.blob(cfg), mediaType=MT_OCI_CONFIG), "layers": [desc]}
+        raw = json.dumps(manifest).encode()
+        env.evil.add_blob(lay.blobs[desc["digest"]])
+        env.evil.add_blob(cfg)
+        env.evil.add_manifest(name, "1", raw, MT_OCI_MANIFEST)
+        img = {"digest": sha256(raw), "id": sha256(cfg), "layers": [desc], "chain_ids": [diff]}
+        code, msg = assert_refused(env, "%s/%s:1" % (env.evil.host, name), img,
+                                   (SC.INVALID_ARGUMENT,))
+        assert "config" in msg, (name, msg)
+
+
+def test_index_without_this_platform_is_not_found(clean):
+    env = clean
+    lay = Layout(os.path.join(env.reg_env.tmp, "evil-armonly"))
+    desc, diff = marker_layer(lay, "evil-armonly")
+    arm = build_image(lay, [(desc, diff)], arch="arm64")
+    idx = build_index(lay, [(arm, {"os": "linux", "architecture": "arm64"}),
+                            (arm, {"os": "windows", "architecture": "amd64"})])
+    env.evil.add_blob(lay.blobs[desc["digest"]])
+    env.evil.add_blob(arm["config"])
+    env.evil.add_manifest("evil/armonly", arm["digest"], arm["raw"], MT_OCI_MANIFEST)
+    env.evil.add_manifest("evil/armonly", "1", idx["raw"], MT_OCI_INDEX)
+    code, msg = assert_refused(env, "%s/evil/armonly:1" % env.evil.host, arm,
+                               (SC.NOT_FOUND,))
+    assert "amd64" in msg or "platform" in msg, msg
+
+
+def test_blob_server_errors_and_redirect_loops_are_unavailable(clean):
+    """Slow-ish: the 5xx case waits out the retries' backoff (about 4 s)."""
+    env = clean
+    ref, img = evil_image(env, "evil/err500",
+                          layer_behaviour=Behaviour(status=500))
+    t0 = time.monotonic()
+    assert_refused(env, ref, img, (SC.UNAVAILABLE,))
+    assert time.monotonic() - t0 < 30
+    assert env.evil.count("GET", img["layers"][0]["digest"]) >= 2, "retried"
+    ref, img = evil_image(env, "evil/loop")
+    path = "/v2/evil/loop/blobs/" + img["layers"][0]["digest"]
+    env.evil.blobs[img["layers"][0]["digest"]].behaviour = Behaviour(status=307, location=path)
+    code, msg = assert_refused(env, ref, img, (SC.UNAVAILABLE,))
+    assert 2 <= env.evil.count("GET", path) <= 20, env.evil.count("GET", path)
 
 
 # ---- stalls and deadlines ----------------------------------------------------------
