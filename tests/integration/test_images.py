@@ -69,6 +69,7 @@ class Env:
             plats[arch] = build_image(lay, [marker_layer(lay, "multi-" + arch)], arch=arch,
                                       extra_config={"variant": variant} if variant else None)
         self.multi_amd64 = plats["amd64"]
+        self.multi_others = [plats["arm64"], plats["arm"]]
         self.multi = build_index(lay, [
             (plats["arm64"], {"os": "linux", "architecture": "arm64", "variant": "v8"}),
             (plats["amd64"], {"os": "linux", "architecture": "amd64"}),
@@ -149,8 +150,8 @@ def env():
 
 @pytest.fixture
 def clean(env):
-    """An empty store, and a check that the
-    daemons are the same processes at the end."""
+    """An empty store, and a check that the daemons are the same processes
+    at the end and that no work in progress is left."""
     drop_all(env)
     yield env
     drop_all(env)
@@ -252,9 +253,12 @@ def test_pull_through_an_index_takes_linux_amd64(clean):
     j = json.loads(info["info"])
     assert j["manifestDigest"] == env.multi_amd64["digest"]
     assert j["imageSpec"]["architecture"] == "amd64"
-    # only amd64's layer was fetched
-    assert env.multi_amd64["layers"][0]["digest"] in blob_digests(env.suite)
-    assert layer_chain_ids(env.suite) & set(env.multi_amd64["chain_ids"])
+    # only amd64's content was fetched
+    blobs = blob_digests(env.suite)
+    assert env.multi_amd64["layers"][0]["digest"] in blobs
+    assert layer_chain_ids(env.suite) == set(env.multi_amd64["chain_ids"])
+    for other in env.multi_others:
+        assert not {other["digest"], other["id"], other["layers"][0]["digest"]} & blobs
     assert status(env.suite, "%s@%s" % (name_of(ref), env.multi["digest"]))[0] == im
 
 
@@ -407,7 +411,7 @@ def test_remove_by_id_and_unknown_images(clean):
     remove(env.suite, image_id)
     assert status(env.suite, image_id)[0] is None
     assert images(env.suite) == []
-    # idempotent: gone, never there, malformed id
+    # idempotent: gone already, a tag never pulled, an id never seen
     for ref in (image_id, env.ref("test/nosuch:1"), sha256(b"never")):
         remove(env.suite, ref)
 
