@@ -18,7 +18,8 @@ decompression, unpack, commit). Memory: the peak resident set of the
 runtime's daemon during the pull, alone and with its children, sampled
 every 5 ms (crisp: imaged, and imaged with its unpack children, up to
 [image] max_concurrent_downloads of them; containerd: its one process
-unpacks in itself), and the daemon's VmHWM at the end. Prints a Markdown table for docs/PERFORMANCE.md.
+unpacks in itself), and the daemon's VmHWM at the end. Prints a Markdown
+table for docs/PERFORMANCE.md.
 """
 import argparse
 import gzip

@@ -135,6 +135,24 @@ def remove_all(suite):
         remove(suite, im.id)
 
 
+# ---- the suite's end ------------------------------------------------------------
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def finish(suite):
+    """Stops the suite, then fails if a daemon (or an unpack child) printed
+    a sanitizer report on the way (`make SANITIZE=1` builds; LeakSanitizer
+    reports at exit, so the log is read after the stop); always cleans up."""
+    try:
+        suite.stop()
+        text = suite.logtext()
+        found = [m for m in SANITIZER_MARKS if m in text]
+        assert not found, "sanitizer report in the suite's log:\n" + text[-6000:]
+    finally:
+        suite.cleanup()
+
+
 # ---- the store on disk ------------------------------------------------------
 
 def store_dir(suite, *parts):

@@ -26,9 +26,10 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crisp_env import Suite, cri_pb2  # noqa: E402
 from evil_registry import EvilRegistry  # noqa: E402
-from images_common import (MT_OCI_LAYER, MT_OCI_LAYER_ZSTD, blob_digests, build_image, build_index, gz_layer,  # noqa: E402
-                           images, layer_chain_ids, layer_diff, marker_layer, pull,
-                           random_layer, remove, rpc_error, spec, status, tmp_entries)
+from images_common import (MT_OCI_LAYER, MT_OCI_LAYER_ZSTD, blob_digests,  # noqa: E402
+                           build_image, build_index, finish, gz_layer, images,
+                           layer_chain_ids, layer_diff, marker_layer, pull, random_layer,
+                           remove, rpc_error, spec, status, tmp_entries)
 from registry_env import (MT_DOCKER_MANIFEST, MT_OCI_INDEX, MT_OCI_MANIFEST,  # noqa: E402
                           RegistryEnv, layer_tar, sha256)
 
@@ -132,7 +133,7 @@ class Env:
     def close(self):
         try:
             if self.suite:
-                self.suite.cleanup()
+                finish(self.suite)
         finally:
             if self.relay:
                 self.relay.stop()
@@ -347,7 +348,7 @@ def test_pinned_image_is_reported_and_kept(env):
         remove(s, other)
         assert [im.id for im in images(s)] == [env.pinned["id"]]
     finally:
-        s.cleanup()
+        finish(s)
 
 
 # ---- ListImages, StreamImages, ImageStatus -------------------------------------

@@ -20,8 +20,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crisp_env import Suite  # noqa: E402
 from evil_registry import EvilRegistry  # noqa: E402
-from images_common import (build_image, images, marker_layer, pull, remove,  # noqa: E402
-                           rpc_error, status, tmp_entries)
+from images_common import (build_image, finish, images, marker_layer, pull,  # noqa: E402
+                           remove, rpc_error, status, tmp_entries)
 from registry_env import MT_OCI_MANIFEST, RegistryEnv, free_port  # noqa: E402
 
 SC = grpc.StatusCode
@@ -77,7 +77,7 @@ class Env:
     def close(self):
         try:
             if self.suite:
-                self.suite.cleanup()
+                finish(self.suite)
         finally:
             if self.relay:
                 self.relay.stop()

@@ -21,7 +21,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crisp_env import Suite, wait_for  # noqa: E402
 from evil_registry import EvilRegistry  # noqa: E402
-from images_common import (blob_digests, build_image, gz_layer, images,  # noqa: E402
+from images_common import (blob_digests, build_image, finish, gz_layer, images,  # noqa: E402
                            layer_chain_ids, layer_diff, marker_layer, pull, random_layer,
                            status, store_dir, tmp_entries)
 from registry_env import MT_OCI_MANIFEST, RegistryEnv, layer_tar  # noqa: E402
@@ -41,7 +41,7 @@ def env():
         yield e, reg, relay, s
     finally:
         try:
-            s.cleanup()
+            finish(s)
         finally:
             if relay:
                 relay.stop()

@@ -37,9 +37,9 @@ import gen_layers  # noqa: E402
 import gen_registry  # noqa: E402
 from crisp_env import Suite, wait_for  # noqa: E402
 from evil_registry import Behaviour, EvilRegistry  # noqa: E402
-from images_common import (blob_digests, build_image, build_index, gz_layer,  # noqa: E402
-                           images, layer_chain_ids, layer_diff, marker_layer, pull, remove,
-                           rpc_error, snapshot, store_dir, tmp_entries)
+from images_common import (blob_digests, build_image, build_index, finish,  # noqa: E402
+                           gz_layer, images, layer_chain_ids, layer_diff, marker_layer,
+                           pull, remove, rpc_error, snapshot, store_dir, tmp_entries)
 from registry_env import (MT_OCI_CONFIG, MT_OCI_INDEX, MT_OCI_LAYER_GZ,  # noqa: E402
                           MT_OCI_MANIFEST, Layout, RegistryEnv, sha256)
 
@@ -109,7 +109,7 @@ class Env:
     def close(self):
         try:
             if self.suite:
-                self.suite.cleanup()
+                finish(self.suite)
         finally:
             if self.evil:
                 self.evil.stop()
