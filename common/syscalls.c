@@ -162,6 +162,9 @@ static const char *const imaged[] = {
 	 * privdrop_syscall_lists pins it as imaged's one exception. */
 	"execve", "arch_prctl", "set_tid_address", "close_range",
 	"unshare", "mount", "pivot_root", "umount2", "chroot", "chdir",
+	/* libselinux's constructor looks for selinuxfs where /proc can be
+	 * read (no Landlock, or the SANITIZE build's /proc/self) */
+	"statfs",
 	/* ... and what the child's own, narrower filter lets it do to write
 	 * a layer (both filters must allow a call) */
 	"mknodat", "symlinkat", "fchownat", "fchmodat", "utimensat", "fsetxattr",
