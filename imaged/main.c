@@ -18,6 +18,7 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 #include "common/daemon.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/syscalls.h"
@@ -26,6 +27,7 @@
 #include "crisp.pb-c.h"
 
 #define RO_MAX (16 + CONFIG_MAX_REGISTRIES)
+#define RO_DIRS (1 + CONFIG_MAX_REGISTRIES)
 
 /* Paths imaged may reach after the drop (Landlock). */
 struct imaged {
@@ -35,6 +37,10 @@ struct imaged {
 	const char *exec[3];            /* itself and its ELF interpreter: the unpack child */
 	char self[PATH_MAX];
 	char interp[PATH_MAX];
+	/* the directories of the docker config and the CA files: a file that
+	 * is replaced (rename over it) is a new inode that a rule on the old
+	 * one would not cover */
+	char dirs[RO_DIRS][PATH_MAX];
 };
 
 static struct imaged imaged_state;
@@ -143,11 +149,13 @@ static void imaged_privdrop(struct daemon_ctx *d, struct privdrop *ret)
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof system_ro / sizeof system_ro[0]; i++)
 		st->ro[n++] = system_ro[i];
-	if (d->cfg.docker_config)
-		st->ro[n++] = d->cfg.docker_config;
-	for (size_t i = 0; i < d->cfg.n_registries && n + 1 < RO_MAX; i++)
-		if (d->cfg.registries[i].ca_file)
-			st->ro[n++] = d->cfg.registries[i].ca_file;
+	size_t k = 0;
+	if (d->cfg.docker_config && fs_dirname(d->cfg.docker_config, st->dirs[k], PATH_MAX) == 0)
+		st->ro[n++] = st->dirs[k++];
+	for (size_t i = 0; i < d->cfg.n_registries && k < RO_DIRS && n + 1 < RO_MAX; i++)
+		if (d->cfg.registries[i].ca_file &&
+		    fs_dirname(d->cfg.registries[i].ca_file, st->dirs[k], PATH_MAX) == 0)
+			st->ro[n++] = st->dirs[k++];
 	st->ro[n] = NULL;
 	st->rw[0] = d->cfg.root;
 	st->rw[1] = d->cfg.runroot;

@@ -220,3 +220,46 @@ def test_stream_images_in_parts(world):
                             cri.RemoveImageResponse)
         assert st == 0, err
     p.close()
+
+
+def test_docker_config_written_after_start(tmp_path):
+    """[registry] docker_config may appear, and be replaced, while imaged
+    runs: Landlock lets imaged read its directory, not an inode."""
+    import base64
+    from registry_env import RegistryEnv
+    env = RegistryEnv()
+    s = None
+    try:
+        reg = env.start_registry("auth", htpasswd=("alice", "s3cret"))
+        lay = env.layout("auth")
+        img = env.image(lay)
+        lay.tag("v1", "application/vnd.oci.image.manifest.v1+json", img["desc"])
+        env.push(lay, "v1", reg, "test/private:v1")
+        cfgdir = tmp_path / "docker"
+        cfgdir.mkdir()
+        cfg = cfgdir / "config.json"
+        s = Suite(extra_conf="[registry]\ndocker_config = %s\n" % cfg)
+        s.start()
+        cri = cri_pb2()
+        image = cri.ImageSpec(image="%s/test/private:v1" % reg.host)
+        with pytest.raises(grpc.RpcError) as e:
+            s.call("PullImage", image=image, timeout=60)
+        assert e.value.code() == SC.UNAUTHENTICATED, e.value.details()
+
+        def write(user, password):
+            auth = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+            tmp = cfgdir / "config.json.new"
+            tmp.write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
+            os.rename(tmp, cfg)
+        write("alice", "wrong")
+        with pytest.raises(grpc.RpcError) as e:
+            s.call("PullImage", image=image, timeout=60)
+        assert e.value.code() == SC.UNAUTHENTICATED, e.value.details()
+        write("alice", "s3cret")        # a new inode in the same directory
+        got = s.call("PullImage", image=image, timeout=60).image_ref
+        assert got.startswith("sha256:")
+        assert "s3cret" not in s.logtext()
+    finally:
+        if s:
+            s.cleanup()
+        env.close()
