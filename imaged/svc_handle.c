@@ -44,10 +44,19 @@ static void call_drop(struct svc_job *j)
 	free(c);
 }
 
+/* The final answer: the request (and its cancel flag) is freed by it, so
+ * the pool lets go of the flag first. */
+static void call_answer(struct svc_call *c, int32_t status, const char *error,
+			const ProtobufCMessage *msg)
+{
+	svc_job_done(&c->job);
+	(void)server_answer(c->req, status, error, msg, -1);
+}
+
 static void answer_error(struct svc_call *c, const struct svc_error *err)
 {
-	(void)server_answer(c->req, err->code ? err->code : CRISP_STATUS_INTERNAL,
-			    err->msg[0] ? err->msg : "internal error", NULL, -1);
+	call_answer(c, err->code ? err->code : CRISP_STATUS_INTERNAL,
+		    err->msg[0] ? err->msg : "internal error", NULL);
 }
 
 static int call_submit(struct server_req *req, void *userdata, bool pull,
@@ -97,7 +106,7 @@ static void do_pull(struct svc_call *c)
 		 (long long)(svc_now_ms() - c->started_ms));
 	Runtime__V1__PullImageResponse resp = RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT;
 	resp.image_ref = id;
-	(void)server_answer(c->req, CRISP_STATUS_OK, NULL, &resp.base, -1);
+	call_answer(c, CRISP_STATUS_OK, NULL, &resp.base);
 }
 
 int svc_handle_pull(struct server_req *req, void *userdata)
@@ -116,7 +125,7 @@ static void do_list(struct svc_call *c)
 		answer_error(c, &err);
 		return;
 	}
-	(void)server_answer(c->req, CRISP_STATUS_OK, NULL, &resp.base, -1);
+	call_answer(c, CRISP_STATUS_OK, NULL, &resp.base);
 	svc_cri_images_free(resp.images, resp.n_images);
 }
 
@@ -144,10 +153,10 @@ static void do_stream(struct svc_call *c)
 	}
 	Runtime__V1__StreamImagesResponse end = RUNTIME__V1__STREAM_IMAGES_RESPONSE__INIT;
 	if (r < 0)
-		(void)server_answer(c->req, r == -ECANCELED ? CRISP_STATUS_CANCELLED :
-				    CRISP_STATUS_UNAVAILABLE, strerror(-r), NULL, -1);
+		call_answer(c, r == -ECANCELED ? CRISP_STATUS_CANCELLED : CRISP_STATUS_UNAVAILABLE,
+			    strerror(-r), NULL);
 	else
-		(void)server_answer(c->req, CRISP_STATUS_OK, NULL, &end.base, -1);
+		call_answer(c, CRISP_STATUS_OK, NULL, &end.base);
 	svc_cri_images_free(v, n);
 }
 
@@ -167,7 +176,7 @@ static void do_status(struct svc_call *c)
 		answer_error(c, &err);
 		return;
 	}
-	(void)server_answer(c->req, CRISP_STATUS_OK, NULL, &resp.base, -1);
+	call_answer(c, CRISP_STATUS_OK, NULL, &resp.base);
 	svc_status_clear(&resp);
 }
 
@@ -188,7 +197,7 @@ static void do_remove(struct svc_call *c)
 	}
 	log_info("removed image %.300s", image);
 	Runtime__V1__RemoveImageResponse resp = RUNTIME__V1__REMOVE_IMAGE_RESPONSE__INIT;
-	(void)server_answer(c->req, CRISP_STATUS_OK, NULL, &resp.base, -1);
+	call_answer(c, CRISP_STATUS_OK, NULL, &resp.base);
 }
 
 int svc_handle_remove(struct server_req *req, void *userdata)
@@ -205,7 +214,7 @@ static void do_fsinfo(struct svc_call *c)
 		answer_error(c, &err);
 		return;
 	}
-	(void)server_answer(c->req, CRISP_STATUS_OK, NULL, &resp.base, -1);
+	call_answer(c, CRISP_STATUS_OK, NULL, &resp.base);
 	svc_fsinfo_clear(&resp);
 }
 
@@ -248,8 +257,8 @@ static void do_lease(struct svc_call *c)
 			 type == CRISP__MSG_TYPE__MSG_LEASE_CREATE ? "created" :
 			 type == CRISP__MSG_TYPE__MSG_LEASE_ADD ? "holds an image" : "released",
 			 (int)c->req->peer_pid);
-	(void)server_answer(c->req, CRISP_STATUS_OK, NULL,
-			    type == CRISP__MSG_TYPE__MSG_LEASE_LIST ? &list.base : &lease.base, -1);
+	call_answer(c, CRISP_STATUS_OK, NULL,
+		    type == CRISP__MSG_TYPE__MSG_LEASE_LIST ? &list.base : &lease.base);
 	svc_lease_clear(&lease);
 	svc_lease_list_clear(&list);
 }

@@ -1,7 +1,9 @@
 /*
  * svc_pool: worker threads for imaged's requests (see svc_pool.h). Owns
  * the queue, its lock and the threads; knows nothing about what a job does.
- * Must never run a job after svc_pool_free began, nor drop one that runs.
+ * Must never run a job after svc_pool_free began, nor drop one that runs,
+ * nor touch a job's cancel flag once the job said svc_job_done (its
+ * request, which holds the flag, may be gone then).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -54,9 +56,11 @@ static void *worker(void *data)
 		if (p->stopping)
 			break;
 		struct svc_job *j = take(p);
+		j->pool = p;
+		j->slot = a.idx;
 		p->running[a.idx] = j;
 		pthread_mutex_unlock(&p->lock);
-		j->run(j);      /* frees j */
+		j->run(j);      /* frees j (svc_job_done first, if it has a cancel flag) */
 		pthread_mutex_lock(&p->lock);
 		p->running[a.idx] = NULL;
 	}
@@ -96,6 +100,17 @@ int svc_pool_new(const char *name, unsigned n, unsigned queue_max, struct svc_po
 	}
 	*ret = p;
 	return 0;
+}
+
+void svc_job_done(struct svc_job *j)
+{
+	struct svc_pool *p = j->pool;
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (p->running[j->slot] == j)
+		p->running[j->slot] = NULL;
+	pthread_mutex_unlock(&p->lock);
 }
 
 int svc_pool_submit(struct svc_pool *p, struct svc_job *j)

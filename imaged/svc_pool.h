@@ -14,8 +14,14 @@ struct svc_pool;
 struct svc_job {
 	void (*run)(struct svc_job *j);
 	void (*drop)(struct svc_job *j);        /* never ran: answer and free it */
-	atomic_bool *cancel;                    /* set when the pool stops; may be NULL */
-	struct svc_job *next;                   /* the pool's */
+	/* set when the pool stops while the job runs, until svc_job_done; may
+	 * be NULL. A request's flag (&req->cancelled) is freed when the request
+	 * is answered: call svc_job_done before answering. */
+	atomic_bool *cancel;
+	/* the pool's */
+	struct svc_job *next;
+	struct svc_pool *pool;
+	unsigned slot;
 };
 
 /* Starts n threads named name (at most 15 chars). */
@@ -23,6 +29,9 @@ int svc_pool_new(const char *name, unsigned n, unsigned queue_max, struct svc_po
 /* Queues j. -EAGAIN when queue_max jobs wait, -ESHUTDOWN when stopping:
  * j is then still the caller's. */
 int svc_pool_submit(struct svc_pool *p, struct svc_job *j);
+/* A running job is past the point where stopping could cancel it: the
+ * pool no longer touches j->cancel. Call it before answering. */
+void svc_job_done(struct svc_job *j);
 /* Refuses new jobs, drops the queued ones, cancels the running ones, waits
  * for every thread and frees p. NULL ok. */
 void svc_pool_free(struct svc_pool *p);

@@ -394,3 +394,46 @@ TEST(svc_pool_runs_drops_and_cancels)
 	CHECK(atomic_load(&ran) == 6 && atomic_load(&dropped) == 4);
 	CHECK(svc_pool_new("x", 0, 1, &p) == -EINVAL);
 }
+
+/* After svc_job_done the pool leaves a job's cancel flag alone (a request's
+ * flag is freed with its answer); before it, stopping sets the flag. */
+struct done_job {
+	struct svc_job j;
+	atomic_bool flag;
+	atomic_int *touched_after_done;
+	bool call_done;
+};
+
+static void done_job_run(struct svc_job *sj)
+{
+	struct done_job *j = (struct done_job *)sj;
+	if (j->call_done) {
+		svc_job_done(&j->j);
+		usleep(300 * 1000);     /* the pool stops meanwhile */
+		if (atomic_load(&j->flag))
+			atomic_fetch_add(j->touched_after_done, 1);
+	} else {
+		while (!atomic_load(&j->flag))
+			usleep(1000);
+	}
+	free(j);
+}
+
+TEST(svc_pool_leaves_the_flag_after_job_done)
+{
+	static atomic_int touched;
+	struct svc_pool *p;
+	CHECK_RC(svc_pool_new("test-pool", 2, 4, &p));
+	for (int i = 0; i < 2; i++) {
+		struct done_job *j = calloc(1, sizeof *j);
+		CHECK(j);
+		j->j = (struct svc_job){ .run = done_job_run, .drop = NULL, .cancel = &j->flag };
+		atomic_init(&j->flag, false);
+		j->touched_after_done = &touched;
+		j->call_done = i == 0;
+		CHECK_RC(svc_pool_submit(p, &j->j));
+	}
+	usleep(100 * 1000);
+	svc_pool_free(p);               /* returns only once the second was cancelled */
+	CHECK(atomic_load(&touched) == 0);
+}
