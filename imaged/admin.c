@@ -100,6 +100,7 @@ static void job_import(struct admin_job *j)
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	int r = admin_import_run(&j->a, j->fd, rq, &j->req->cancelled, &out, &err);
+	svc_job_done(&j->job);         /* the answer below frees the cancel flag */
 	if (r < 0) {
 		log_warn("import failed: %s", err.msg);
 		server_answer(j->req, err.code, err.msg, NULL, -1);
@@ -117,6 +118,7 @@ static void job_export(struct admin_job *j)
 	Crisp__ImageExported out = CRISP__IMAGE_EXPORTED__INIT;
 	struct oci_error err = { 0 };
 	int r = admin_export_run(&j->a, j->fd, rq, &j->req->cancelled, &out.bytes, &err);
+	svc_job_done(&j->job);         /* the answer below frees the cancel flag */
 	if (r < 0) {
 		log_warn("export failed: %s", err.msg);
 		server_answer(j->req, err.code, err.msg, NULL, -1);
@@ -133,6 +135,7 @@ static void job_push(struct admin_job *j)
 	struct oci_error err = { 0 };
 	char digest[DIGEST_STR_SIZE];
 	int r = admin_push_run(&j->a, rq, &j->req->cancelled, digest, &err);
+	svc_job_done(&j->job);         /* the answer below frees the cancel flag */
 	if (r < 0) {
 		log_warn("push failed: %s", err.msg);
 		server_answer(j->req, err.code, err.msg, NULL, -1);
