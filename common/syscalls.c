@@ -3,8 +3,9 @@
  * names only; the filter itself is common/seccomp.c. Must never list a call
  * that undoes the sandbox or reaches into other processes or the kernel's
  * configuration (execve, ptrace, mount, setns, unshare, bpf, *_module,
- * kexec_*, keyctl, setuid/setgid and friends, capset, seccomp, reboot ...),
- * but for one exception written down at imaged's list: its unpack child.
+ * kexec_*, keyctl, setuid/setgid and friends, capset, seccomp, reboot ...).
+ * imaged's unpack children are started by its spawner, forked before the
+ * drop (imaged/unpack_server.h), so no list here needs execve or mount.
  *
  * Derivation: a shared base (glibc 2.36 on x86_64 with threads, our event
  * loop, channel, server and log in common/), plus per-daemon extras for the
@@ -128,8 +129,8 @@ static const char *const streamd[] = {
  * handle), OpenSSL, sqlite (fcntl locks, fallocate, fchown of its journal
  * when root), the content store (directories, blobs committed by link,
  * modes and owners of its own directories, its flock). It unpacks nothing
- * itself, the confined child does (below), so no mknod, chown, xattr or
- * utimes here. Seen under strace -f in pulls (good, not found, refused,
+ * itself (its spawner's confined children do), so no fork, exec, mknod,
+ * chown of layer files, xattr or utimes here. Seen under strace -f in pulls (good, not found, refused,
  * unresolvable), list, status, fs info and remove. */
 static const char *const imaged[] = {
 	SYSCALLS_BASE SYSCALLS_SANITIZE,
@@ -139,41 +140,6 @@ static const char *const imaged[] = {
 	"syncfs",
 	/* glibc's resolver sizes a DNS answer before reading it */
 	"ioctl:1=" ARG(FIONREAD),
-	/* the image service: the unpack child's spawn (dup2), reaping
-	 * (wait4, also in the SANITIZE list) and kill when its pull is
-	 * cancelled (Landlock scopes signals to imaged's own domain) */
-	"dup2", "kill",
-#ifndef CRISP_SANITIZE
-	"wait4",
-#endif
-	/* the unpack child (imaged/unpack_confine.c) is imaged's own binary,
-	 * exec'd under this filter, which it keeps: its start (execve, the
-	 * dynamic loader's arch_prctl, set_tid_address, close_range; libcap
-	 * probes the bounding and ambient sets) and its own confinement
-	 * (pdeathsig, not dumpable, unshare, mount/pivot_root/umount2 or,
-	 * under Landlock, which refuses mounts, chroot; capget/capset to drop
-	 * caps; no_new_privs; seccomp for its narrower filter; openat2 to
-	 * write the layer). Tolerable here because imaged already holds
-	 * CAP_SYS_ADMIN and CAP_SYS_CHROOT, its Landlock domain (which the
-	 * child keeps) lets it execute only its own binary and loader and
-	 * refuses every mount, capset can only lower, and a filter only
-	 * narrows. The unpack spawner (imaged/unpack_server.h), forked
-	 * before the drop, would let this whole block go: unit test
-	 * privdrop_syscall_lists pins it as imaged's one exception. */
-	"execve", "arch_prctl", "set_tid_address", "close_range",
-	"unshare", "mount", "pivot_root", "umount2", "chroot", "chdir",
-	/* libselinux's constructor looks for selinuxfs where /proc can be
-	 * read (no Landlock, or the SANITIZE build's /proc/self) */
-	"statfs",
-	/* ... and what the child's own, narrower filter lets it do to write
-	 * a layer (both filters must allow a call) */
-	"mknodat", "symlinkat", "fchownat", "fchmodat", "utimensat", "fsetxattr",
-	"capget", "capset", "seccomp", "openat2",
-	"prctl:0=" ARG(PR_CAPBSET_READ), "prctl:0=" ARG(PR_CAP_AMBIENT),
-	"prctl:0=" ARG(PR_SET_NO_NEW_PRIVS),
-#ifndef CRISP_SANITIZE  /* there already */
-	"prctl:0=" ARG(PR_SET_PDEATHSIG), "prctl:0=" ARG(PR_SET_DUMPABLE),
-#endif
 	NULL
 };
 

@@ -200,7 +200,7 @@ static int job_submit(struct server_req *req, void *userdata, enum job_kind kind
 		return -ENOMEM;
 	j->job = (struct svc_job){ .run = job_run, .drop = job_drop, .cancel = &req->cancelled };
 	j->a = (struct admin_ctx){ .store = s->store, .registry = s->registry,
-				   .unpack_exe = s->unpack_exe, .unpack_limits = &s->unpack_limits };
+				   .unpacker = s->unpacker, .unpack_limits = &s->unpack_limits };
 	j->req = req;
 	j->kind = kind;
 	j->fd = req->msg.fd;

@@ -40,7 +40,7 @@ struct unpack_limits;
 struct admin_ctx {
 	struct store *store;
 	struct registry_client *registry;       /* NULL: no push */
-	const char *unpack_exe;                 /* NULL: /proc/self/exe (imaged) */
+	struct unpack_client *unpacker;         /* the spawner of unpack children */
 	const struct unpack_limits *unpack_limits;  /* NULL: the defaults */
 	uint64_t push_chunk_size;               /* 0: REGISTRY_PUSH_CHUNK */
 };

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "common/status.h"
 #include "imaged/admin_int.h"
+#include "imaged/unpack_server.h"
 #include "imaged/reference.h"
 #include "imaged/unpack.h"
 
@@ -115,30 +116,20 @@ static int unpack_status(const struct unpack_error *ue)
 	}
 }
 
+static bool import_stopped(void *ctx)
+{
+	return cancelled(ctx);
+}
+
 /* Runs the confined child on blob_fd into dir, watching cancel. */
 static int unpack_run(struct commit *c, const char *dir, int blob_fd,
 		      enum unpack_compression comp, struct unpack_result *res,
 		      struct unpack_error *ue)
 {
-	struct unpack_spawn sp = { .exe = c->a->unpack_exe, .layer_dir = dir, .blob_fd = blob_fd,
-				   .comp = comp, .limits = c->a->unpack_limits };
-	struct unpack_child ch;
-	int r = unpack_spawn_start(&sp, &ch, ue);
-	if (r < 0)
-		return r;
-	for (;;) {
-		struct pollfd p = { .fd = ch.status_fd, .events = POLLIN };
-		int n = poll(&p, 1, ADMIN_UNPACK_SLICE_MS);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != 0)
-			break;          /* the status (or EOF, or an error) is there */
-		if (cancelled(c)) {
-			unpack_spawn_finish(&ch, 1, res, ue);   /* kills and reaps */
-			return -ECANCELED;
-		}
-	}
-	return unpack_spawn_finish(&ch, 0, res, ue);
+	struct unpack_spawn sp = { .layer_dir = dir, .blob_fd = blob_fd, .comp = comp,
+				   .limits = c->a->unpack_limits };
+	int r = unpack_client_run(c->a->unpacker, &sp, 0, import_stopped, c, res, ue);
+	return cancelled(c) ? -ECANCELED : r;
 }
 
 /* Layer i from its blob into a new store layer. */

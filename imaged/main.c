@@ -5,17 +5,17 @@
  * This file owns imaged's dispatch table, the only place that says who may
  * ask imaged what, its life (the image service is opened while privileged,
  * its threads start after the drop) and its privilege profile. The same
- * binary, run as `imaged --unpack-child ...`, is the confined unpack child
- * (imaged/unpack.h), which is why imaged may still exec: itself only.
+ * binary is also the unpack spawner (`imaged --unpack-server`, forked while
+ * imaged is still privileged: imaged/unpack_server.h) and the confined
+ * unpack child it starts (`imaged --unpack-child`: imaged/unpack.h), so that
+ * imaged itself, which parses what registries send, never needs to exec,
+ * mount or make namespaces.
  */
-#include <elf.h>
 #include <errno.h>
 #include <limits.h>
-#include <link.h>
 #include <linux/capability.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <unistd.h>
 #include "common/daemon.h"
 #include "common/fsutil.h"
@@ -24,6 +24,8 @@
 #include "common/syscalls.h"
 #include "imaged/admin.h"
 #include "imaged/svc.h"
+#include "imaged/unpack.h"
+#include "imaged/unpack_server.h"
 #include "crisp.pb-c.h"
 
 #define RO_MAX (16 + CONFIG_MAX_REGISTRIES)
@@ -33,10 +35,7 @@
 struct imaged {
 	struct svc *svc;
 	const char *rw[3];              /* ROOT (the store), RUNROOT (sockets) */
-	const char *ro[RO_MAX];         /* libraries, CAs, resolver config, credentials */
-	const char *exec[3];            /* itself and its ELF interpreter: the unpack child */
-	char self[PATH_MAX];
-	char interp[PATH_MAX];
+	const char *ro[RO_MAX];         /* CAs, resolver config, credentials */
 	/* the directories of the docker config and the CA files: a file that
 	 * is replaced (rename over it) is a new inode that a rule on the old
 	 * one would not cover */
@@ -79,25 +78,6 @@ static const struct dispatch_entry imaged_table[] = {
 	  svc_handle_lease },
 };
 
-/* The running binary's ELF interpreter (PT_INTERP), "" for a static one:
- * exec'ing ourselves opens it for execution too. */
-static void interp_find(char *buf, size_t len)
-{
-	const ElfW(Phdr) *ph = (const void *)getauxval(AT_PHDR);
-	size_t n = getauxval(AT_PHNUM);
-	uintptr_t bias = 0;
-	const char *interp = NULL;
-	buf[0] = '\0';
-	for (size_t i = 0; ph && i < n; i++)
-		if (ph[i].p_type == PT_PHDR)
-			bias = (uintptr_t)ph - ph[i].p_vaddr;
-	for (size_t i = 0; ph && i < n; i++)
-		if (ph[i].p_type == PT_INTERP)
-			interp = (const char *)(bias + ph[i].p_vaddr);
-	if (interp && !realpath(interp, buf))
-		buf[0] = '\0';
-}
-
 static int imaged_listen(struct daemon_ctx *d)
 {
 	char path[PATH_MAX];
@@ -125,11 +105,6 @@ static int imaged_init(struct daemon_ctx *d)
 	int r = imaged_listen(d);
 	if (r < 0)
 		return r;
-	ssize_t n = readlink("/proc/self/exe", st->self, sizeof st->self - 1);
-	if (n <= 0 || (size_t)n >= sizeof st->self - 1)
-		return log_error_errno(n < 0 ? -errno : -ENAMETOOLONG, "/proc/self/exe: %m");
-	st->self[n] = '\0';
-	interp_find(st->interp, sizeof st->interp);
 	struct svc_error err = { 0 };
 	r = svc_open(&d->cfg, &st->svc, &err);
 	if (r < 0)
@@ -144,7 +119,6 @@ static void imaged_privdrop(struct daemon_ctx *d, struct privdrop *ret)
 		"/etc",                         /* resolver, hosts, CA bundle, ld.so.cache */
 		"/usr/share/ca-certificates", "/usr/local/share/ca-certificates",
 		"/usr/lib/ssl",                 /* OpenSSL's config */
-		"/usr/lib", "/lib", "/lib64", "/usr/lib64", /* the unpack child's libraries */
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof system_ro / sizeof system_ro[0]; i++)
@@ -160,24 +134,18 @@ static void imaged_privdrop(struct daemon_ctx *d, struct privdrop *ret)
 	st->rw[0] = d->cfg.root;
 	st->rw[1] = d->cfg.runroot;
 	st->rw[2] = NULL;
-	st->exec[0] = st->self;
-	st->exec[1] = st->interp[0] ? st->interp : NULL;
-	st->exec[2] = NULL;
 	*ret = (struct privdrop){
 		.user = NULL,   /* stays uid 0: image layers hold files of every owner */
-		/* Kept for the confined unpack child: it creates files of any
-		 * owner, mode, device number and file capability inside a layer
-		 * (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, MKNOD, SETFCAP), in its
-		 * own mount namespace and root (SYS_ADMIN, SYS_CHROOT). */
-		.keep_caps = PRIVDROP_CAP(CAP_CHOWN) | PRIVDROP_CAP(CAP_DAC_OVERRIDE) |
-			     PRIVDROP_CAP(CAP_FOWNER) | PRIVDROP_CAP(CAP_FSETID) |
-			     PRIVDROP_CAP(CAP_MKNOD) | PRIVDROP_CAP(CAP_SETFCAP) |
-			     PRIVDROP_CAP(CAP_SYS_ADMIN) | PRIVDROP_CAP(CAP_SYS_CHROOT),
+		/* The unpacked layers hold files and directories of every owner
+		 * and mode (0000 directories too): imaged walks them for
+		 * ImageFsInfo and removes them at GC (DAC_OVERRIDE; FOWNER for
+		 * sticky directories of other owners). Creating them is the
+		 * unpack spawner's children's business, not imaged's. */
+		.keep_caps = PRIVDROP_CAP(CAP_DAC_OVERRIDE) | PRIVDROP_CAP(CAP_FOWNER),
 		.no_new_privs = true,
 		.landlock = true,
 		.landlock_rw = st->rw,
 		.landlock_ro = st->ro,
-		.landlock_exec = st->exec,
 		.landlock_tcp_connect = true,   /* registries */
 		.seccomp = syscalls_imaged(),
 	};
@@ -208,6 +176,9 @@ int main(int argc, char **argv)
 	 * ends with _exit, as its seccomp filter allows no atexit work */
 	if (argc > 1 && strcmp(argv[1], UNPACK_CHILD_ARG) == 0)
 		_exit(unpack_child_main(argc, argv));
+	/* the unpack spawner, forked by imaged before it drops privilege */
+	if (argc > 1 && strcmp(argv[1], UNPACK_SERVER_ARG) == 0)
+		return unpack_server_main(argc, argv);
 	static const struct daemon_def def = {
 		.name = "imaged",
 		.role = CRISP__ROLE__ROLE_IMAGED,

@@ -7,6 +7,7 @@
  * a thread before svc_start.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "imaged/reference.h"
 #include "imaged/registry.h"
 #include "imaged/svc.h"
+#include "imaged/unpack_server.h"
 #include "imaged/svc_pool.h"
 
 #define CONTAINERS_DIR "containers"
@@ -117,6 +119,21 @@ static int containers_dir_make(struct svc *s, struct svc_error *err)
 	return 0;
 }
 
+/* The unpack spawner (unpack_server.h): started now, while imaged is still
+ * privileged and has no threads; layers unpack under ROOT/images/tmp. */
+static int unpacker_start(struct svc *s, struct svc_error *err)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof tmp, "%s/images/tmp", s->cfg->root) >= (int)sizeof tmp)
+		return svc_fail(err, CRISP_STATUS_INTERNAL, -ENAMETOOLONG, "root path too long");
+	int r = unpack_client_start(s->unpack_exe ? s->unpack_exe : "/proc/self/exe", tmp,
+				    &s->unpacker);
+	if (r < 0)
+		return svc_fail(err, CRISP_STATUS_INTERNAL, r, "starting the unpack spawner: %s",
+				strerror(-r));
+	return 0;
+}
+
 int svc_open(const struct crisp_config *cfg, struct svc **ret, struct svc_error *err)
 {
 	struct svc *s = calloc(1, sizeof *s);
@@ -141,6 +158,8 @@ int svc_open(const struct crisp_config *cfg, struct svc **ret, struct svc_error 
 	}
 	if (r == 0 && (r = svc_pinned_sync(s)) < 0)
 		svc_fail(err, CRISP_STATUS_INTERNAL, r, "pinning images: %s", strerror(-r));
+	if (r == 0)
+		r = unpacker_start(s, err);
 	if (r < 0) {
 		svc_close(s);
 		return r;
@@ -208,6 +227,7 @@ void svc_close(struct svc *s)
 	if (!s)
 		return;
 	svc_stop(s);
+	unpack_client_free(s->unpacker);
 	registry_client_free(s->registry);
 	store_close(s->store);
 	for (size_t i = 0; i < s->n_pinned; i++)

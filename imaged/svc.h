@@ -49,6 +49,7 @@ struct svc_error {
 
 struct registry_client;
 struct svc_pool;
+struct unpack_client;
 
 struct svc {
 	const struct crisp_config *cfg;
@@ -56,6 +57,7 @@ struct svc {
 	struct registry_client *registry;
 	struct unpack_limits unpack_limits;
 	const char *unpack_exe;         /* NULL: /proc/self/exe (imaged itself) */
+	struct unpack_client *unpacker; /* the spawner of unpack children */
 	char *containers_dir;           /* ROOT/containers: the writable layers */
 	char **pinned;                  /* [image] pinned_images, normalised */
 	size_t n_pinned;

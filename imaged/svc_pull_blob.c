@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "common/status.h"
 #include "imaged/svc_pull.h"
+#include "imaged/unpack_server.h"
 
 #define LAYER_KEY_PREFIX "layer:"
 
@@ -121,6 +122,13 @@ static int unpack_fail(struct svc_error *err, const char *digest, int r,
 	return svc_fail(err, code, r, "layer %s: %s", digest, u->msg[0] ? u->msg : strerror(-r));
 }
 
+/* For the unpack spawner: has the pull stopped (cancel, deadline, abort)? */
+static bool pull_stopped(void *ctx)
+{
+	struct svc_error ignored = { 0 };
+	return pull_check(ctx, &ignored) < 0;
+}
+
 /* The unpack child on blob_fd into w's diff dir; killed if the pull stops. */
 static int layer_unpack(struct pull *p, struct store_layer_writer *w, int blob_fd,
 			size_t i, struct unpack_result *res, struct svc_error *err)
@@ -133,26 +141,12 @@ static int layer_unpack(struct pull *p, struct store_layer_writer *w, int blob_f
 				"layer %s: media type %.200s is not a layer crisp unpacks",
 				d->digest, d->media_type);
 	struct unpack_spawn sp = {
-		.exe = p->s->unpack_exe, .layer_dir = store_layer_diff_path(w),
-		.blob_fd = blob_fd, .comp = comp, .limits = &p->s->unpack_limits,
+		.layer_dir = store_layer_diff_path(w), .blob_fd = blob_fd, .comp = comp,
+		.limits = &p->s->unpack_limits,
 	};
-	struct unpack_child c;
 	struct unpack_error uerr = { 0 };
-	r = unpack_spawn_start(&sp, &c, &uerr);
-	if (r < 0)
-		return unpack_fail(err, d->digest, r, &uerr);
-	int stop = 0;
-	for (;;) {
-		struct pollfd pfd = { .fd = c.status_fd, .events = POLLIN };
-		int n = poll(&pfd, 1, PULL_WAIT_SLICE_MS);
-		if (n > 0 || (n < 0 && errno != EINTR))
-			break;
-		if ((stop = pull_check(p, err)) < 0) {
-			kill(c.pid, SIGKILL);
-			break;
-		}
-	}
-	r = unpack_spawn_finish(&c, 0, res, &uerr);
+	r = unpack_client_run(p->s->unpacker, &sp, 0, pull_stopped, p, res, &uerr);
+	int stop = pull_check(p, err);
 	if (stop < 0)
 		return stop;
 	return r < 0 ? unpack_fail(err, d->digest, r, &uerr) : 0;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "common/chan.h"
 #include "crisp.pb-c.h"
@@ -112,33 +113,59 @@ static struct answer *take_answer(struct unpack_client *c, uint64_t id)
 	return NULL;
 }
 
+static void wait_slice(struct unpack_client *c)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += UNPACK_CLIENT_SLICE_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+}
+
+/* Read one answer for whoever waits for it; with c->lock held (dropped while
+ * reading). */
+static void read_one(struct unpack_client *c)
+{
+	c->reading = true;
+	pthread_mutex_unlock(&c->lock);
+	struct answer *got = calloc(1, sizeof *got);
+	int r = got ? chan_recv_timeout(c->chan, UNPACK_CLIENT_SLICE_MS, &got->msg) : -ENOMEM;
+	pthread_mutex_lock(&c->lock);
+	c->reading = false;
+	if (r == -ETIMEDOUT) {
+		free(got);
+	} else if (r < 0 || !(got->msg.flags & CHAN_MSG_ANSWER)) {
+		c->dead = r < 0 ? r : -EPROTO;
+		if (got)
+			chan_msg_clear(&got->msg);
+		free(got);
+	} else {
+		got->id = got->msg.id;
+		got->next = c->answers;
+		c->answers = got;
+	}
+	pthread_cond_broadcast(&c->cond);
+}
+
 /* Wait for the answer to id; with c->lock held. NULL with c->dead set if the
- * spawner is gone. */
-static struct answer *wait_answer(struct unpack_client *c, uint64_t id)
+ * spawner is gone. Asks the spawner to stop the child once stop says so. */
+static struct answer *wait_answer(struct unpack_client *c, uint64_t id, unpack_stop_fn stop,
+				  void *ctx)
 {
 	struct answer *a;
+	bool cancelled = false;
 	while (!(a = take_answer(c, id)) && !c->dead) {
-		if (c->reading) {
-			pthread_cond_wait(&c->cond, &c->lock);
-			continue;
+		if (!cancelled && stop && stop(ctx)) {
+			cancelled = true;
+			chan_send_pb(c->chan, CRISP__MSG_TYPE__MSG_CANCEL, id, 0, NULL, -1);
 		}
-		c->reading = true;
-		pthread_mutex_unlock(&c->lock);
-		struct answer *got = calloc(1, sizeof *got);
-		int r = got ? chan_recv(c->chan, &got->msg) : -ENOMEM;
-		pthread_mutex_lock(&c->lock);
-		c->reading = false;
-		if (r < 0 || !(got->msg.flags & CHAN_MSG_ANSWER)) {
-			c->dead = r < 0 ? r : -EPROTO;
-			if (got)
-				chan_msg_clear(&got->msg);
-			free(got);
-		} else {
-			got->id = got->msg.id;
-			got->next = c->answers;
-			c->answers = got;
-		}
-		pthread_cond_broadcast(&c->cond);
+		if (c->reading)
+			wait_slice(c);
+		else
+			read_one(c);
 	}
 	return a;
 }
@@ -168,12 +195,13 @@ static int read_result(const struct chan_msg *m, struct unpack_result *ret,
 }
 
 int unpack_client_run(struct unpack_client *c, const struct unpack_spawn *s, int timeout_ms,
-		      struct unpack_result *ret, struct unpack_error *err)
+		      unpack_stop_fn stop, void *ctx, struct unpack_result *ret,
+		      struct unpack_error *err)
 {
 	pthread_mutex_lock(&c->lock);
 	uint64_t id = ++c->next_id;
 	int r = c->dead ? c->dead : send_request(c, id, s, timeout_ms);
-	struct answer *a = r < 0 ? NULL : wait_answer(c, id);
+	struct answer *a = r < 0 ? NULL : wait_answer(c, id, stop, ctx);
 	if (!a && r == 0)
 		r = c->dead;
 	pthread_mutex_unlock(&c->lock);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <linux/capability.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +28,8 @@
 struct job {
 	struct chan *chan;
 	uint64_t id;
+	atomic_bool cancel;             /* imaged sent MSG_CANCEL for id */
+	struct job *next;
 	int blob_fd;
 	int timeout_ms;
 	char dir[PATH_MAX];
@@ -34,7 +37,39 @@ struct job {
 	struct unpack_limits limits;
 };
 
+#define JOB_SLICE_MS 100
+
 static atomic_int jobs_running;
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct job *jobs;                /* running, for MSG_CANCEL */
+
+static void job_link(struct job *j)
+{
+	pthread_mutex_lock(&jobs_lock);
+	j->next = jobs;
+	jobs = j;
+	pthread_mutex_unlock(&jobs_lock);
+}
+
+static void job_unlink(struct job *j)
+{
+	pthread_mutex_lock(&jobs_lock);
+	for (struct job **p = &jobs; *p; p = &(*p)->next)
+		if (*p == j) {
+			*p = j->next;
+			break;
+		}
+	pthread_mutex_unlock(&jobs_lock);
+}
+
+static void job_cancel(uint64_t id)
+{
+	pthread_mutex_lock(&jobs_lock);
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->id == id)
+			atomic_store(&j->cancel, true);
+	pthread_mutex_unlock(&jobs_lock);
+}
 
 static void send_result(struct chan *c, uint64_t id, const struct unpack_result *res,
 			const struct unpack_error *err)
@@ -54,16 +89,46 @@ static void send_result(struct chan *c, uint64_t id, const struct unpack_result 
 		log_error_errno(r, "answering unpack request %llu: %m", (unsigned long long)id);
 }
 
+/* Run the child; kill it when imaged cancels or its time is up. */
+static int job_unpack(struct job *j, struct unpack_result *res, struct unpack_error *err)
+{
+	struct unpack_spawn sp = {
+		.layer_dir = j->dir, .blob_fd = j->blob_fd, .comp = j->comp, .limits = &j->limits,
+	};
+	struct unpack_child ch;
+	int r = unpack_spawn_start(&sp, &ch, err);
+	if (r < 0)
+		return r;
+	int waited = 0;
+	for (;;) {
+		struct pollfd pfd = { .fd = ch.status_fd, .events = POLLIN };
+		int n = poll(&pfd, 1, JOB_SLICE_MS);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 0)
+			break;
+		waited += JOB_SLICE_MS;
+		bool late = j->timeout_ms > 0 && waited >= j->timeout_ms;
+		if (atomic_load(&j->cancel) || late) {
+			unpack_spawn_finish(&ch, 1, res, err); /* kills and reaps */
+			*err = (struct unpack_error){ .code = UNPACK_ERR_SYSTEM,
+				.err = late ? -ETIMEDOUT : -ECANCELED };
+			snprintf(err->msg, sizeof err->msg, "%s", late ?
+				 "unpacking took too long" : "unpacking was cancelled");
+			return err->err;
+		}
+	}
+	return unpack_spawn_finish(&ch, 0, res, err);
+}
+
 static void *job_run(void *p)
 {
 	struct job *j = p;
 	struct unpack_result res = { 0 };
 	struct unpack_error err = { 0 };
-	struct unpack_spawn sp = {
-		.layer_dir = j->dir, .blob_fd = j->blob_fd, .comp = j->comp, .limits = &j->limits,
-	};
-	if (unpack_spawn(&sp, j->timeout_ms, &res, &err) == 0)
+	if (job_unpack(j, &res, &err) == 0)
 		err = (struct unpack_error){ .code = UNPACK_OK };
+	job_unlink(j);
 	send_result(j->chan, j->id, &res, &err);
 	close(j->blob_fd);
 	free(j);
@@ -71,7 +136,7 @@ static void *job_run(void *p)
 	return NULL;
 }
 
-/* The layer dir must be a directory (not a symlink) directly under tmpdir. */
+/* The layer dir must be a directory under tmpdir, with no symlink on the way. */
 static int check_layer_dir(const char *tmpdir, const char *dir)
 {
 	size_t n = strlen(tmpdir);
@@ -117,6 +182,11 @@ static int take_request(struct chan *c, const char *tmpdir)
 	int r = chan_recv(c, &m);
 	if (r < 0)
 		return r;
+	if (m.type == CRISP__MSG_TYPE__MSG_CANCEL && m.fd < 0) {
+		job_cancel(m.id);
+		chan_msg_clear(&m);
+		return 0;
+	}
 	struct unpack_result res = { 0 };
 	struct unpack_error err = { .code = UNPACK_ERR_SYSTEM };
 	Crisp__UnpackRequest *q = NULL;
@@ -141,6 +211,7 @@ static int take_request(struct chan *c, const char *tmpdir)
 	} else {
 		*j = (struct job){ .chan = c, .id = m.id, .blob_fd = m.fd,
 				   .timeout_ms = q->timeout_ms, .comp = q->compression };
+		atomic_init(&j->cancel, false);
 		snprintf(j->dir, sizeof j->dir, "%s", q->layer_dir);
 		limits_from(q, &j->limits);
 		m.fd = -1;
@@ -148,12 +219,14 @@ static int take_request(struct chan *c, const char *tmpdir)
 		pthread_attr_t a;
 		pthread_attr_init(&a);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		job_link(j);
 		r = pthread_create(&t, &a, job_run, j);
 		pthread_attr_destroy(&a);
 		if (r == 0) {
 			handed = true;
 			j = NULL;
 		} else {
+			job_unlink(j);
 			m.fd = j->blob_fd;
 			atomic_fetch_sub(&jobs_running, 1);
 			err.err = -r;

@@ -20,8 +20,7 @@ EXPECT = {
     # name: (user, CapEff, NoNewPrivs, Seccomp)
     "criserver": ("crisp", 0, 1, 2),
     "streamd": ("crisp", 0, 1, 2),
-    "imaged": ("root", mask("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "MKNOD",
-                            "SETFCAP", "SYS_ADMIN", "SYS_CHROOT"), 1, 2),
+    "imaged": ("root", mask("DAC_OVERRIDE", "FOWNER"), 1, 2),
     "sandboxd": ("root", FULL, 0, 0),
 }
 
@@ -50,3 +49,22 @@ def test_every_thread_matches_architecture(shared_suite):
             assert int(st["Seccomp"]) == seccomp, where
     assert len(os.listdir("/proc/%d/task" % pids["criserver"])) > 1, \
         "criserver runs grpc threads: all of them were checked"
+
+
+def test_unpack_spawner_holds_only_what_the_child_needs(shared_suite):
+    """imaged's unpack spawner (imaged --unpack-server, forked before imaged
+    drops privilege) keeps the unpack child's capabilities and nothing else."""
+    from crisp_env import proc_children
+    imaged = shared_suite.wait_daemons()["imaged"]
+    kids = proc_children(imaged)
+    assert len(kids) == 1, kids
+    with open("/proc/%d/cmdline" % kids[0], "rb") as f:
+        assert f.read().split(b"\0")[1] == b"--unpack-server"
+    CAP.update({"SETPCAP": 8})
+    want = mask("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "MKNOD", "SETFCAP",
+                "SYS_ADMIN", "SYS_CHROOT", "SETPCAP")
+    for tid in os.listdir("/proc/%d/task" % kids[0]):
+        st = proc_status(kids[0], int(tid))
+        assert int(st["CapEff"], 16) == want, st["CapEff"]
+        assert int(st["CapBnd"], 16) == want, st["CapBnd"]
+        assert int(st["CapAmb"], 16) == 0

@@ -25,6 +25,7 @@
 #include "imaged/oci_layout.h"
 #include "imaged/store.h"
 #include "tests/unit/test_store_util.h"
+#include "imaged/unpack_server.h"
 #include "tests/unit/test_unpack_lib.h"
 #include "tests/unit/unit.h"
 
@@ -106,6 +107,16 @@ static void archive_write_entries(const char *path, const struct tl_entry *e, si
 	tl_close(a);
 }
 
+/* The unpack spawner (this binary again, see test_unpack_server.c), for
+ * every layer dir under this test's directory. */
+static struct unpack_client *unpacker(void)
+{
+	static struct unpack_client *c;
+	if (!c)
+		CHECK_RC(unpack_client_start("/proc/self/exe", unit_tmpdir(), &c));
+	return c;
+}
+
 static struct store *store_at(const char *sub)
 {
 	char root[PATH_MAX];
@@ -158,7 +169,7 @@ static void import_fails(struct tl_entry *e, size_t n, int code, const char *msg
 	archive_write_entries(path, e, n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	a = (struct admin_ctx){ .store = s };
+	a = (struct admin_ctx){ .store = s, .unpacker = unpacker() };
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	CHECK(import_file(&a, path, NULL, &out, &err) < 0);
@@ -298,7 +309,7 @@ TEST(oci_import_file)
 	archive_write_entries(path, p.e, p.n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	a = (struct admin_ctx){ .store = s };
+	a = (struct admin_ctx){ .store = s, .unpacker = unpacker() };
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	CHECK_RC(import_file(&a, path, NULL, &out, &err));
@@ -349,7 +360,7 @@ TEST(oci_import_pipe)
 	close(pfd[1]);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	a = (struct admin_ctx){ .store = s };
+	a = (struct admin_ctx){ .store = s, .unpacker = unpacker() };
 	Crisp__ImageImport rq = CRISP__IMAGE_IMPORT__INIT;
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
@@ -375,7 +386,7 @@ TEST(oci_export_roundtrip)
 	archive_write_entries(path, p.e, p.n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	a = (struct admin_ctx){ .store = s };
+	a = (struct admin_ctx){ .store = s, .unpacker = unpacker() };
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	CHECK_RC(import_file(&a, path, NULL, &out, &err));
@@ -391,7 +402,7 @@ TEST(oci_export_roundtrip)
 	store_close(s);
 	/* into a second store */
 	struct store *s2 = store_at("root2");
-	a = (struct admin_ctx){ .store = s2 };
+	a = (struct admin_ctx){ .store = s2, .unpacker = unpacker() };
 	CHECK_RC(import_file(&a, out1, NULL, &out, &err));
 	CHECK(out.n_image_ids == 1 && !strcmp(out.image_ids[0], p.config_d));
 	CHECK(out.n_repo_tags == 2);
@@ -425,7 +436,7 @@ TEST(oci_import_extra_tags_and_names)
 	archive_write_entries(path, p.e, p.n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	a = (struct admin_ctx){ .store = s };
+	a = (struct admin_ctx){ .store = s, .unpacker = unpacker() };
 	Crisp__ImageImport rq = CRISP__IMAGE_IMPORT__INIT;
 	char *tags[] = { "localhost:5000/x/y:v1", "busybox" };
 	rq.tags = tags;
@@ -476,7 +487,7 @@ TEST(oci_import_nested_index)
 	archive_write_entries(path, p.e, p.n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	a = (struct admin_ctx){ .store = s };
+	a = (struct admin_ctx){ .store = s, .unpacker = unpacker() };
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	CHECK_RC(import_file(&a, path, NULL, &out, &err));
@@ -496,7 +507,7 @@ TEST(oci_import_nested_index)
 	export_file(&a, out1, "busybox:1");
 	store_close(s);
 	struct store *s2 = store_at("root2");
-	a = (struct admin_ctx){ .store = s2 };
+	a = (struct admin_ctx){ .store = s2, .unpacker = unpacker() };
 	CHECK_RC(import_file(&a, out1, NULL, &out, &err));
 	admin_imported_clear(&out);
 	CHECK_RC(store_image_find(s2, "docker.io/library/busybox:1", &img));
@@ -611,7 +622,7 @@ TEST(oci_import_missing_pieces)
 	tl_write_file(path, "this is not a tar archive, not at all.\n", 39);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	a = (struct admin_ctx){ .store = s };
+	a = (struct admin_ctx){ .store = s, .unpacker = unpacker() };
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	CHECK(import_file(&a, path, NULL, &out, &err) < 0);
@@ -662,7 +673,7 @@ TEST(oci_import_cancelled)
 	archive_write_entries(path, p.e, p.n);
 	struct store *s = ts_open();
 	struct admin_ctx a;
-	a = (struct admin_ctx){ .store = s };
+	a = (struct admin_ctx){ .store = s, .unpacker = unpacker() };
 	atomic_bool cancel;
 	atomic_init(&cancel, true);
 	Crisp__ImageImport rq = CRISP__IMAGE_IMPORT__INIT;

@@ -465,22 +465,6 @@ static bool listed(const char *const *list, const char *name, bool exact)
 	return false;
 }
 
-/* The one exception, written down at imaged's list in common/syscalls.c:
- * the unpack child is imaged's own binary exec'd under imaged's filter, and
- * it confines itself (namespaces, chroot or pivot_root, caps, its own
- * filter); imaged reaps it and kills it when a pull is cancelled. */
-static bool imaged_unpack_child_needs(const char *name)
-{
-	static const char *const child[] = {
-		"execve", "unshare", "mount", "umount2", "pivot_root", "chroot", "capset",
-		"seccomp", "kill", NULL
-	};
-	for (size_t i = 0; child[i]; i++)
-		if (strcmp(child[i], name) == 0)
-			return true;
-	return false;
-}
-
 TEST(privdrop_syscall_lists)
 {
 	static const char *const never[] = {
@@ -515,8 +499,6 @@ TEST(privdrop_syscall_lists)
 		}
 		CHECK(n > 50 && n < 400);
 		for (size_t i = 0; never[i]; i++) {
-			if (l == 2 && imaged_unpack_child_needs(never[i]))
-				continue;
 			if (listed(list, never[i], false))
 				fprintf(stderr, "  list %zu allows %s\n", l, never[i]);
 			CHECK(!listed(list, never[i], false));
@@ -524,8 +506,4 @@ TEST(privdrop_syscall_lists)
 		/* these two only ever with their argument pinned */
 		CHECK(!listed(list, "prctl", true) && !listed(list, "ioctl", true));
 	}
-	/* the exception is exact: it goes when imaged stops needing it */
-	for (size_t i = 0; never[i]; i++)
-		if (imaged_unpack_child_needs(never[i]))
-			CHECK(listed(syscalls_imaged(), never[i], false));
 }
