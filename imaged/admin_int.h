@@ -16,7 +16,6 @@
 
 #define ADMIN_LEASE_PREFIX "crisp-admin-"
 #define ADMIN_LEASE_MAX 64
-#define ADMIN_UNPACK_SLICE_MS 250       /* how often an unpack looks at cancel */
 
 /* An image to record whose manifest (and index, if any) is in the store. */
 struct admin_image_in {
