@@ -4,6 +4,7 @@ Suite starts build/crisp-up in fresh temporary directories (root, runroot, the
 CRI socket, a CNI config dir), talks CRI to it with Debian's python3-grpcio,
 and finds its daemons through /proc. Everything it starts it stops, by PID.
 """
+import atexit
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ def cri_pb2():
     global _pb2
     if _pb2 is None:
         out = tempfile.mkdtemp(prefix="crisp-pb2-")
+        atexit.register(shutil.rmtree, out, True)
         subprocess.run(["protoc", "-I", os.path.join(REPO, "proto"),
                         "--python_out", out, "cri.proto"], check=True)
         sys.path.insert(0, out)

@@ -1,6 +1,7 @@
 """conmon on its own: the kubelet log format and the atomic exit status."""
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 
@@ -14,12 +15,15 @@ def run_conmon(script):
     log, exitf = os.path.join(d, "ctr.log"), os.path.join(d, "exit")
     p = subprocess.run([os.path.join(BUILD, "conmon"), "--log-path", log, "--exit-file",
                         exitf, "--", "/bin/sh", "-c", script], timeout=30)
-    assert p.returncode == 0
-    with open(log) as f:
-        lines = f.read().splitlines()
-    with open(exitf) as f:
-        code = f.read()
-    assert not os.path.exists(exitf + ".tmp")
+    try:
+        assert p.returncode == 0
+        with open(log) as f:
+            lines = f.read().splitlines()
+        with open(exitf) as f:
+            code = f.read()
+        assert not os.path.exists(exitf + ".tmp")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
     return lines, code
 
 

@@ -1,7 +1,9 @@
 """The daemons' internal sockets from outside: the peer uid is checked, the
 handshake is enforced, and a malformed or unexpected message ends that peer's
 connection, never the daemon."""
+import atexit
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -18,6 +20,7 @@ def pb2dir():
     global _pb2dir
     if _pb2dir is None:
         _pb2dir = tempfile.mkdtemp(prefix="crisp-pb2i-")
+        atexit.register(shutil.rmtree, _pb2dir, True)
         subprocess.run(["protoc", "-I", os.path.join(REPO, "proto"), "--python_out",
                         _pb2dir, "cri.proto", "crisp.proto"], check=True)
         os.chmod(_pb2dir, 0o755)
