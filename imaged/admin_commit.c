@@ -4,10 +4,11 @@
  * state as a pull: every layer unpacked by the confined unpack child into a
  * store layer (its diff_id checked against the config, its chain id
  * computed here), one layer at a time bottom up, each once across
- * concurrent imports and pulls (store_inflight on the chain id); then the
- * image record with its names. Everything is held by the caller's lease
- * until the record holds it. Sizes the manifest names are checked against
- * the blobs the store has. Never logs; never opens a path but the store's.
+ * concurrent imports and pulls (store_inflight, keyed as a pull keys it:
+ * store_flight_key_layer); then the image record with its names.
+ * Everything is held by the caller's lease until the record holds it. Sizes
+ * the manifest names are checked against the blobs the store has. Never
+ * logs; never opens a path but the store's.
  */
 #include <errno.h>
 #include <poll.h>
@@ -184,8 +185,10 @@ out:
 static int layer_get(struct commit *c, size_t i, struct oci_error *err)
 {
 	char chain[DIGEST_STR_SIZE], diff[DIGEST_STR_SIZE], parent[DIGEST_STR_SIZE] = "";
+	char key[STORE_FLIGHT_KEY_SIZE];
 	struct store *s = c->a->store;
 	digest_format(&c->chain[i], chain);
+	store_flight_key_layer(chain, key);
 	digest_format(&c->cfg.diff_ids[i], diff);
 	if (i > 0)
 		digest_format(&c->chain[i - 1], parent);
@@ -196,7 +199,7 @@ static int layer_get(struct commit *c, size_t i, struct oci_error *err)
 			return 0;
 		struct store_flight *f = NULL;
 		int result = 0;
-		int r = store_inflight_join(s, chain, 0, &f, &result);
+		int r = store_inflight_join(s, key, 0, &f, &result);
 		if (r < 0)
 			return oci_fail(err, admin_status_of(r), r, "layer %s: %s", chain, strerror(-r));
 		if (r == 0)

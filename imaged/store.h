@@ -215,10 +215,10 @@ int store_image_remove(struct store *s, const char *id);
  *   store_lease_create(s, "pull-<n>", "pull <ref>", STORE_LEASE_TEMPORARY)
  *   per blob: store_blob_exists() == 1 && store_lease_add_blob() == 0
  *             (present and now held; -ENOENT: GC took it in between), else
- *             store_inflight_join(digest) and, leading, download with
- *             store_blob_begin(..., lease) ... commit
+ *             store_inflight_join(store_flight_key_blob()) and, leading,
+ *             download with store_blob_begin(..., lease) ... commit
  *   per layer: the same with store_layer_exists / store_lease_add_layer /
- *             store_layer_begin ... commit(..., lease)
+ *             store_flight_key_layer / store_layer_begin ... commit(..., lease)
  *   store_image_put(), then store_lease_release(s, "pull-<n>").
  * If imaged dies on the way, the temporary lease is dropped at the next
  * open and GC takes what only it held.
@@ -280,3 +280,12 @@ struct store_flight;
 int store_inflight_join(struct store *s, const char *key, int64_t timeout_ms,
 			struct store_flight **ret_flight, int *ret_result);
 void store_inflight_done(struct store *s, struct store_flight *f, int result);
+
+/* The flight key of a blob download ("blob:<digest>") and of a layer unpack
+ * ("layer:<chain id>"). Everyone who joins a flight builds its key with
+ * these, so that an import and a pull of the same layer share one unpack,
+ * and a base layer's chain id (the digest of its uncompressed blob) never
+ * meets that blob's download. */
+#define STORE_FLIGHT_KEY_SIZE (sizeof "layer:" - 1 + DIGEST_STR_SIZE)
+void store_flight_key_blob(const char *digest, char ret_key[STORE_FLIGHT_KEY_SIZE]);
+void store_flight_key_layer(const char *chain_id, char ret_key[STORE_FLIGHT_KEY_SIZE]);

@@ -4,9 +4,11 @@
  * wait for its result instead of fetching the same blob again. A finished
  * flight leaves the table at once: a later caller leads a new one (and will
  * find the blob in the store). The leader must always call
- * store_inflight_done, on every path. Never logs; holds no store lock.
+ * store_inflight_done, on every path. The keys of blobs and layers are
+ * built here, in one key space. Never logs; holds no store lock.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -118,4 +120,14 @@ void store_inflight_done(struct store *s, struct store_flight *f, int result)
 	else
 		pthread_cond_broadcast(&s->flight_cond);
 	pthread_mutex_unlock(&s->flight_lock);
+}
+
+void store_flight_key_blob(const char *digest, char ret_key[STORE_FLIGHT_KEY_SIZE])
+{
+	snprintf(ret_key, STORE_FLIGHT_KEY_SIZE, "blob:%s", digest);
+}
+
+void store_flight_key_layer(const char *chain_id, char ret_key[STORE_FLIGHT_KEY_SIZE])
+{
+	snprintf(ret_key, STORE_FLIGHT_KEY_SIZE, "layer:%s", chain_id);
 }

@@ -123,13 +123,15 @@ static int pull_config_blob(struct pull *p, char **ret_buf, size_t *ret_len,
 {
 	struct store *st = p->s->store;
 	const char *digest = p->m->config.digest;
+	char key[STORE_FLIGHT_KEY_SIZE];
+	store_flight_key_blob(digest, key);
 	for (int round = 0; round < PULL_FLIGHT_TRIES; round++) {
 		if (store_blob_exists(st, digest) == 1 &&
 		    store_lease_add_blob(st, p->lease, digest) == 0 &&
 		    store_blob_read(st, digest, p->s->max_manifest_size, ret_buf, ret_len) == 0)
 			return 0;
 		struct store_flight *f = NULL;
-		int r = pull_flight_join(p, digest, &f, err);
+		int r = pull_flight_join(p, key, &f, err);
 		if (r < 0)
 			return r;
 		if (r == 0)

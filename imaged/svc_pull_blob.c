@@ -19,8 +19,6 @@
 #include "imaged/svc_pull.h"
 #include "imaged/unpack_server.h"
 
-#define LAYER_KEY_PREFIX "layer:"
-
 int pull_flight_join(struct pull *p, const char *key, struct store_flight **ret_f,
 		     struct svc_error *err)
 {
@@ -80,6 +78,8 @@ int pull_blob(struct pull *p, const struct registry_descriptor *d, uint64_t cap,
 	      struct svc_error *err)
 {
 	struct store *st = p->s->store;
+	char key[STORE_FLIGHT_KEY_SIZE];
+	store_flight_key_blob(d->digest, key);
 	for (int round = 0; round < PULL_FLIGHT_TRIES; round++) {
 		int r = store_blob_exists(st, d->digest);
 		if (r == 1) {
@@ -93,7 +93,7 @@ int pull_blob(struct pull *p, const struct registry_descriptor *d, uint64_t cap,
 			return svc_fail(err, svc_status_of(r), r, "blob %s: %s", d->digest,
 					strerror(-r));
 		struct store_flight *f = NULL;
-		r = pull_flight_join(p, d->digest, &f, err);
+		r = pull_flight_join(p, key, &f, err);
 		if (r < 0)
 			return r;
 		if (r == 0)
@@ -192,11 +192,11 @@ int pull_layer(struct pull *p, size_t i, struct svc_error *err)
 {
 	struct store *st = p->s->store;
 	const char *chain = p->chain[i];
-	char key[sizeof LAYER_KEY_PREFIX + DIGEST_STR_SIZE];
+	char key[STORE_FLIGHT_KEY_SIZE];
 	int r = pull_blob(p, &p->m->layers[i], 0, err);
 	if (r < 0)
 		return r;
-	snprintf(key, sizeof key, LAYER_KEY_PREFIX "%s", chain);
+	store_flight_key_layer(chain, key);
 	for (int round = 0; round < PULL_FLIGHT_TRIES; round++) {
 		r = store_layer_exists(st, chain);
 		if (r == 1) {
