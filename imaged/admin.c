@@ -19,7 +19,6 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "imaged/admin_int.h"
-#include "imaged/reference.h"
 #include "imaged/svc.h"
 #include "imaged/svc_pool.h"
 
@@ -57,31 +56,6 @@ int admin_status_of(int r)
 	default:
 		return CRISP_STATUS_INTERNAL;
 	}
-}
-
-int admin_ref_normalize(const char *ref, char *buf, size_t len)
-{
-	struct image_ref r;
-	char name[REF_NAME_MAX + 1];
-	if (!ref || image_ref_parse(ref, &r, NULL) < 0 || image_ref_name(&r, name, sizeof name) < 0)
-		return -EINVAL;
-	int n = r.digest[0] ? snprintf(buf, len, "%s@%s", name, r.digest) :
-			      snprintf(buf, len, "%s:%s", name, r.tag);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-int admin_image_find(struct admin_ctx *a, const char *ref, struct store_image **ret)
-{
-	char norm[REF_STRING_MAX];
-	if (!ref || !*ref || strnlen(ref, REF_INPUT_MAX + 1) > REF_INPUT_MAX)
-		return -EINVAL;
-	if (!digest_valid(ref) && admin_ref_normalize(ref, norm, sizeof norm) == 0) {
-		int r = store_image_find(a->store, norm, ret);
-		if (r != -ENOENT)
-			return r;
-	}
-	int r = store_image_find(a->store, ref, ret);     /* an id or id prefix */
-	return r == -EINVAL ? -ENOENT : r;
 }
 
 int admin_lease_new(struct admin_ctx *a, const char *what, char ret[ADMIN_LEASE_MAX])

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "common/status.h"
 #include "imaged/admin_int.h"
+#include "imaged/svc.h"
 
 #define EXPORT_IMAGES_MAX 256
 
@@ -19,7 +20,7 @@ static int images_find(struct admin_ctx *a, const Crisp__ImageExport *rq, const 
 {
 	for (size_t i = 0; i < rq->n_images; i++) {
 		struct store_image *img = NULL;
-		int r = admin_image_find(a, rq->images[i], &img);
+		int r = svc_image_find_in(a->store, rq->images[i], &img);
 		if (r == -ENOENT)
 			return oci_fail(err, CRISP_STATUS_NOT_FOUND, r, "image \"%.300s\" not found",
 					rq->images[i]);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "common/status.h"
 #include "imaged/admin_int.h"
+#include "imaged/svc.h"
 #include "imaged/reference.h"
 
 struct import {
@@ -126,7 +127,7 @@ static int entry_resolve(struct import *im, const struct oci_index_entry *e, str
 	char norm[REF_STRING_MAX];
 	if (!name)
 		return 0;
-	if (admin_ref_normalize(name, norm, sizeof norm) < 0)
+	if (svc_ref_normalize(name, norm, sizeof norm) < 0)
 		return oci_fail(err, CRISP_STATUS_INVALID_ARGUMENT, -EINVAL,
 				"%s entry %s: the name \"%.200s\" is not an image reference",
 				OCI_INDEX_FILE, e->d.digest, name);
@@ -146,7 +147,7 @@ static int extra_tags(struct import *im, const Crisp__ImageImport *rq, struct oc
 				im->n_imgs);
 	for (size_t i = 0; i < rq->n_tags; i++) {
 		char norm[REF_STRING_MAX];
-		if (admin_ref_normalize(rq->tags[i], norm, sizeof norm) < 0 || strchr(norm, '@'))
+		if (svc_ref_normalize(rq->tags[i], norm, sizeof norm) < 0 || strchr(norm, '@'))
 			return oci_fail(err, CRISP_STATUS_INVALID_ARGUMENT, -EINVAL,
 					"tag \"%.200s\" is not a name:tag reference", rq->tags[i]);
 		if (name_add(&im->imgs[0], norm) < 0)

@@ -33,12 +33,6 @@ struct admin_image_in {
 int admin_commit(struct admin_ctx *a, const struct admin_image_in *in, const atomic_bool *cancel,
 		 char ret_id[DIGEST_STR_SIZE], struct oci_error *err);
 
-/* The image a reference names, as the CRI finds it: a normalised
- * reference, else an id or unique id prefix. -ENOENT / -ENOTUNIQ. */
-int admin_image_find(struct admin_ctx *a, const char *ref, struct store_image **ret);
-/* "docker.io/library/busybox:1" for "busybox:1"; a digest reference keeps
- * only its digest. -EINVAL if it is not a reference. */
-int admin_ref_normalize(const char *ref, char *buf, size_t len);
 /* A fresh temporary lease "crisp-admin-<what>-<pid>-<n>" in ret. */
 int admin_lease_new(struct admin_ctx *a, const char *what, char ret[ADMIN_LEASE_MAX]);
 /* The gRPC status for an errno from the store or the system. */

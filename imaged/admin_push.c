@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "common/status.h"
 #include "imaged/admin_int.h"
+#include "imaged/svc.h"
 #include "imaged/reference.h"
 
 struct push {
@@ -38,7 +39,7 @@ static int dest_parse(struct push *p, struct oci_error *err)
 	char norm[REF_STRING_MAX];
 	if (!d) {
 		bool tagged = false;
-		if (admin_ref_normalize(p->rq->image, norm, sizeof norm) == 0)
+		if (svc_ref_normalize(p->rq->image, norm, sizeof norm) == 0)
 			for (size_t i = 0; i < p->img->n_repo_tags && !tagged; i++)
 				tagged = !strcmp(p->img->repo_tags[i], norm);
 		if (!tagged)
@@ -119,7 +120,7 @@ int admin_push_run(struct admin_ctx *a, const Crisp__ImagePush *rq, const atomic
 {
 	struct push p = { .a = a, .rq = rq, .cancel = cancel };
 	char lease[ADMIN_LEASE_MAX];
-	int r = admin_image_find(a, rq->image, &p.img);
+	int r = svc_image_find_in(a->store, rq->image, &p.img);
 	if (r == -ENOENT)
 		return oci_fail(err, CRISP_STATUS_NOT_FOUND, r, "image \"%.300s\" not found",
 				rq->image ? rq->image : "");

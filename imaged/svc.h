@@ -99,6 +99,14 @@ int svc_ref_normalize(const char *ref, char *buf, size_t len);
  * docker.io/library/busybox:latest), or a unique id prefix. -ENOENT when
  * there is none, -ENOTUNIQ for an ambiguous prefix. */
 int svc_image_find(struct svc *s, const char *ref, struct store_image **ret);
+/* The same in any store (the admin requests' work runs on a store of its
+ * own in the unit tests). */
+int svc_image_find_in(struct store *st, const char *ref, struct store_image **ret);
+/* svc_image_find for a request's reference: 1 with *ret when the image is
+ * there, 0 when it is not, else the error in err (INVALID_ARGUMENT for an
+ * empty reference or an ambiguous id prefix). */
+int svc_image_lookup(struct svc *s, const char *ref, struct store_image **ret,
+		     struct svc_error *err);
 /* true when the image is named in [image] pinned_images. */
 bool svc_image_pinned(const struct svc *s, const struct store_image *img);
 /* Sets the store's pinned flag of every image from the configured list. */

@@ -1,7 +1,8 @@
 /*
  * svc_image: images as the CRI names and shows them. Owns how a CRI
  * reference finds a store record (svc_image_find: normalised as kubelet and
- * crictl write it, then as an id or id prefix), which images are pinned
+ * crictl write it, then as an id or id prefix; the admin requests use the
+ * same lookup), which images are pinned
  * ([image] pinned_images), and the runtime.v1.Image built from a record
  * (every string copied, freed by svc_cri_image_free).
  * Never changes an image but for its pinned flag.
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/status.h"
 #include "imaged/reference.h"
 #include "imaged/svc.h"
 
@@ -27,19 +29,41 @@ int svc_ref_normalize(const char *ref, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int svc_image_find(struct svc *s, const char *ref, struct store_image **ret)
+int svc_image_find_in(struct store *st, const char *ref, struct store_image **ret)
 {
 	char norm[REF_STRING_MAX];
 	if (!ref || !*ref || strnlen(ref, REF_INPUT_MAX + 1) > REF_INPUT_MAX)
 		return -EINVAL;
 	if (!digest_valid(ref) && svc_ref_normalize(ref, norm, sizeof norm) == 0) {
-		int r = store_image_find(s->store, norm, ret);
+		int r = store_image_find(st, norm, ret);
 		if (r != -ENOENT)
 			return r;
 	}
 	/* an id, or an id prefix ("3f57d9401f8d" parses as a name too) */
-	int r = store_image_find(s->store, ref, ret);
+	int r = store_image_find(st, ref, ret);
 	return r == -EINVAL ? -ENOENT : r;
+}
+
+int svc_image_find(struct svc *s, const char *ref, struct store_image **ret)
+{
+	return svc_image_find_in(s->store, ref, ret);
+}
+
+int svc_image_lookup(struct svc *s, const char *ref, struct store_image **ret,
+		     struct svc_error *err)
+{
+	if (!ref || !*ref)
+		return svc_fail(err, CRISP_STATUS_INVALID_ARGUMENT, -EINVAL, "no image named");
+	int r = svc_image_find(s, ref, ret);
+	if (r == -ENOENT)
+		return 0;
+	if (r == -ENOTUNIQ)
+		return svc_fail(err, CRISP_STATUS_INVALID_ARGUMENT, r,
+				"\"%.300s\" is the start of several image ids", ref);
+	if (r < 0)
+		return svc_fail(err, svc_status_of(r), r, "looking up %.300s: %s", ref,
+				strerror(-r));
+	return 1;
 }
 
 static bool pinned_name(const struct svc *s, const char *name)

@@ -14,18 +14,10 @@
 
 int svc_remove(struct svc *s, const char *ref, struct svc_error *err)
 {
-	if (!ref || !*ref)
-		return svc_fail(err, CRISP_STATUS_INVALID_ARGUMENT, -EINVAL, "no image named");
 	struct store_image *img = NULL;
-	int r = svc_image_find(s, ref, &img);
-	if (r == -ENOENT)
-		return 0;
-	if (r == -ENOTUNIQ)
-		return svc_fail(err, CRISP_STATUS_INVALID_ARGUMENT, r,
-				"\"%.300s\" is the start of several image ids", ref);
-	if (r < 0)
-		return svc_fail(err, svc_status_of(r), r, "looking up %.300s: %s", ref,
-				strerror(-r));
+	int r = svc_image_lookup(s, ref, &img, err);
+	if (r <= 0)
+		return r;
 	if (img->pinned || svc_image_pinned(s, img)) {
 		r = svc_fail(err, CRISP_STATUS_FAILED_PRECONDITION, -EPERM,
 			     "image %s is pinned ([image] pinned_images): it is not removed",

@@ -77,18 +77,10 @@ int svc_status(struct svc *s, const Runtime__V1__ImageStatusRequest *rq,
 {
 	runtime__v1__image_status_response__init(ret);
 	const char *ref = rq->image ? rq->image->image : NULL;
-	if (!ref || !*ref)
-		return svc_fail(err, CRISP_STATUS_INVALID_ARGUMENT, -EINVAL, "no image named");
 	struct store_image *img = NULL;
-	int r = svc_image_find(s, ref, &img);
-	if (r == -ENOENT)
-		return 0;
-	if (r == -ENOTUNIQ)
-		return svc_fail(err, CRISP_STATUS_INVALID_ARGUMENT, r,
-				"\"%.300s\" is the start of several image ids", ref);
-	if (r < 0)
-		return svc_fail(err, svc_status_of(r), r, "looking up %.300s: %s", ref,
-				strerror(-r));
+	int r = svc_image_lookup(s, ref, &img, err);
+	if (r <= 0)
+		return r;
 	r = svc_cri_image_new(s, img, &ret->image);
 	if (r == 0 && rq->verbose) {
 		char *json = info_json(s, img);
