@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,25 +19,27 @@
 #include "common/log.h"
 #include "common/proc.h"
 
-#define PW_BUF_MAX (1024 * 1024)
-
-static int user_lookup(const char *user, uid_t *ret_uid, gid_t *ret_gid)
+int daemon_listen_internal(struct daemon_ctx *d, uint32_t roles, unsigned chan_flags)
 {
-	for (size_t size = 4096;; size *= 2) {
-		char *buf = malloc(size);
-		if (!buf)
-			return -ENOMEM;
-		struct passwd pw, *res = NULL;
-		int e = getpwnam_r(user, &pw, buf, size, &res);
-		if (e == 0 && res) {
-			*ret_uid = pw.pw_uid;
-			*ret_gid = pw.pw_gid;
-		}
-		free(buf);
-		if (e == ERANGE && size < PW_BUF_MAX)
-			continue;
-		return e ? -e : res ? 0 : -ENOENT;
-	}
+	char path[PATH_MAX];
+	int r = proc_internal_socket(d->cfg.runroot, d->name, path, sizeof path);
+	if (r == 0)
+		r = server_listen(d->server, path, 0600, d->user_uid, d->user_gid, d->user_uid,
+				  roles, chan_flags);
+	if (r < 0)
+		return log_error_errno(r, "listen on %s: %m", path);
+	return 0;
+}
+
+int daemon_listen_admin(struct daemon_ctx *d, uint32_t roles, unsigned chan_flags)
+{
+	char path[PATH_MAX];
+	int r = proc_admin_socket(d->cfg.runroot, d->name, path, sizeof path);
+	if (r == 0)
+		r = server_listen(d->server, path, 0600, 0, 0, 0, roles, chan_flags);
+	if (r < 0)
+		return log_error_errno(r, "listen on %s: %m", path);
+	return 0;
 }
 
 /* Config and log; 1 when the daemon should exit 0 at once (--help). */
@@ -61,7 +62,7 @@ static int setup_config(struct daemon_ctx *d, int argc, char **argv)
 	}
 	if (geteuid() != 0)
 		return log_error_errno(-EPERM, "must be started as root (it drops privilege itself)");
-	r = user_lookup(d->cfg.user, &d->user_uid, &d->user_gid);
+	r = privdrop_user_lookup(d->cfg.user, &d->user_uid, &d->user_gid);
 	if (r == -ENOENT)
 		return log_error_errno(r, "user \"%s\" does not exist: run `make setup` "
 				       "(or set [crisp] user)", d->cfg.user);

@@ -39,3 +39,10 @@ struct daemon_def {
 };
 
 int daemon_main(int argc, char **argv, const struct daemon_def *def);
+
+/* For init: listen on RUNROOT/internal/<name>.sock (the crisp user's,
+ * mode 0600, peers with its uid only) and on RUNROOT/admin/<name>.sock
+ * (root's, 0600, peers with uid 0 only), for peers with a role in roles.
+ * chan_flags: 0 or CHAN_FDS. Logs a failure. */
+int daemon_listen_internal(struct daemon_ctx *d, uint32_t roles, unsigned chan_flags);
+int daemon_listen_admin(struct daemon_ctx *d, uint32_t roles, unsigned chan_flags);

@@ -20,7 +20,6 @@
 #include "common/daemon.h"
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "common/proc.h"
 #include "common/syscalls.h"
 #include "imaged/admin.h"
 #include "imaged/svc.h"
@@ -80,22 +79,12 @@ static const struct dispatch_entry imaged_table[] = {
 
 static int imaged_listen(struct daemon_ctx *d)
 {
-	char path[PATH_MAX];
-	int r = proc_internal_socket(d->cfg.runroot, d->name, path, sizeof path);
-	if (r == 0)
-		r = server_listen(d->server, path, 0600, d->user_uid, d->user_gid, d->user_uid,
-				  ROLE_BIT(CRISP__ROLE__ROLE_CRISERVER), 0);
-	if (r < 0)
-		return log_error_errno(r, "listen on %s: %m", path);
-	r = proc_admin_socket(d->cfg.runroot, d->name, path, sizeof path);
+	int r = daemon_listen_internal(d, ROLE_BIT(CRISP__ROLE__ROLE_CRISERVER), 0);
 	/* fds pass on the admin socket only: crispctl's import/export archives */
 	if (r == 0)
-		r = server_listen(d->server, path, 0600, 0, 0, 0,
-				  ROLE_BIT(CRISP__ROLE__ROLE_SANDBOXD) |
-				  ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL), CHAN_FDS);
-	if (r < 0)
-		return log_error_errno(r, "listen on %s: %m", path);
-	return 0;
+		r = daemon_listen_admin(d, ROLE_BIT(CRISP__ROLE__ROLE_SANDBOXD) |
+					ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL), CHAN_FDS);
+	return r;
 }
 
 static int imaged_init(struct daemon_ctx *d)

@@ -11,10 +11,8 @@
  * exposure is instead kept small: only its two sockets, each checked by
  * peer uid and role, and requests only through the table below.
  */
-#include <limits.h>
 #include "common/daemon.h"
 #include "common/log.h"
-#include "common/proc.h"
 #include "common/status.h"
 #include "crisp.pb-c.h"
 #include "sandboxd/cni_status.h"
@@ -45,21 +43,11 @@ static const struct dispatch_entry sandboxd_table[] = {
 
 static int sandboxd_init(struct daemon_ctx *d)
 {
-	char path[PATH_MAX];
-	int r = proc_internal_socket(d->cfg.runroot, d->name, path, sizeof path);
+	int r = daemon_listen_internal(d, ROLE_BIT(CRISP__ROLE__ROLE_CRISERVER) |
+				       ROLE_BIT(CRISP__ROLE__ROLE_STREAMD), 0);
 	if (r == 0)
-		r = server_listen(d->server, path, 0600, d->user_uid, d->user_gid, d->user_uid,
-				  ROLE_BIT(CRISP__ROLE__ROLE_CRISERVER) |
-				  ROLE_BIT(CRISP__ROLE__ROLE_STREAMD), 0);
-	if (r < 0)
-		return log_error_errno(r, "listen on %s: %m", path);
-	r = proc_admin_socket(d->cfg.runroot, d->name, path, sizeof path);
-	if (r == 0)
-		r = server_listen(d->server, path, 0600, 0, 0, 0,
-				  ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL), 0);
-	if (r < 0)
-		return log_error_errno(r, "listen on %s: %m", path);
-	return 0;
+		r = daemon_listen_admin(d, ROLE_BIT(CRISP__ROLE__ROLE_CRISPCTL), 0);
+	return r;
 }
 
 static void sandboxd_privdrop(struct daemon_ctx *d, struct privdrop *ret)

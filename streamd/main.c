@@ -6,23 +6,13 @@
  * only place that says who may ask streamd what, and its privilege profile:
  * the crisp user, no capabilities, no_new_privs, Landlock and seccomp.
  */
-#include <limits.h>
 #include "common/daemon.h"
-#include "common/log.h"
-#include "common/proc.h"
 #include "common/syscalls.h"
 #include "crisp.pb-c.h"
 
 static int streamd_init(struct daemon_ctx *d)
 {
-	char path[PATH_MAX];
-	int r = proc_internal_socket(d->cfg.runroot, d->name, path, sizeof path);
-	if (r == 0)
-		r = server_listen(d->server, path, 0600, d->user_uid, d->user_gid, d->user_uid,
-				  ROLE_BIT(CRISP__ROLE__ROLE_CRISERVER), 0);
-	if (r < 0)
-		return log_error_errno(r, "listen on %s: %m", path);
-	return 0;
+	return daemon_listen_internal(d, ROLE_BIT(CRISP__ROLE__ROLE_CRISERVER), 0);
 }
 
 static void streamd_privdrop(struct daemon_ctx *d, struct privdrop *ret)
