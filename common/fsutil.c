@@ -269,7 +269,7 @@ int fs_read_file(int dirfd, const char *path, size_t max, char **ret_buf, size_t
 	return r;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len > 0) {
@@ -278,6 +278,8 @@ static int write_all(int fd, const void *data, size_t len)
 			continue;
 		if (n < 0)
 			return -errno;
+		if (n == 0)
+			return -EIO;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -294,7 +296,7 @@ int fs_write_file_atomic(int dirfd, const char *path, const void *data, size_t l
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	int r = write_all(fd, data, len);
+	int r = fs_write_all(fd, data, len);
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)

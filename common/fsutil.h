@@ -50,6 +50,9 @@ int fs_lock_holder(int dirfd, const char *path, pid_t *ret_pid);
  * holds more than max bytes. ret_len may be NULL. */
 int fs_read_fd(int fd, size_t max, char **ret_buf, size_t *ret_len);
 int fs_read_file(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len);
+/* All of data to fd, again after EINTR and short writes (-EIO when a
+ * write writes nothing). */
+int fs_write_all(int fd, const void *data, size_t len);
 /* Write data to path atomically: a temporary file in the same directory,
  * fsync, rename over path. */
 int fs_write_file_atomic(int dirfd, const char *path, const void *data, size_t len,

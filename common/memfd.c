@@ -9,26 +9,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/fsutil.h"
 #include "common/memfd.h"
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 int memfd_new_sealed(const char *name, const void *data, size_t len, int *ret_fd)
 {
@@ -39,7 +21,7 @@ int memfd_new_sealed(const char *name, const void *data, size_t len, int *ret_fd
 	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, data, len);
+	r = fs_write_all(fd, data, len);
 	if (r < 0)
 		goto fail;
 	if (fcntl(fd, F_ADD_SEALS, MEMFD_PAYLOAD_SEALS) < 0) {

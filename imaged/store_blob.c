@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/fsutil.h"
 #include "imaged/store_int.h"
 
 struct store_blob_writer {
@@ -81,20 +82,6 @@ fail:
 	return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int store_blob_write(struct store_blob_writer *w, const void *buf, size_t len)
 {
 	uint64_t total = w->written + len;
@@ -109,7 +96,7 @@ int store_blob_write(struct store_blob_writer *w, const void *buf, size_t len)
 	}
 	r = digest_ctx_update(w->ctx, buf, len);
 	if (r >= 0)
-		r = write_all(w->fd, buf, len);
+		r = fs_write_all(w->fd, buf, len);
 	if (r < 0) {
 		w->failed = true;
 		return r;
