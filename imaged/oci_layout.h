@@ -69,6 +69,14 @@ struct oci_error {
 int oci_fail(struct oci_error *err, int code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* For the archive callbacks (oci_layout_fd.c): waits until fd is ready for
+ * events (POLLIN / POLLOUT), looking at cancel (may be NULL) every 200 ms:
+ * 0 when it is, -1 with a's error set when poll fails or cancel is set
+ * (then *ret_cancelled is set too). */
+struct archive;
+int oci_fd_wait(struct archive *a, int fd, short events, const atomic_bool *cancel,
+		bool *ret_cancelled);
+
 /* ---- JSON (oci_layout_json.c) ------------------------------------------ */
 
 struct oci_index_entry {

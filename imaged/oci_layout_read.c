@@ -8,7 +8,7 @@
  * (absolute, a ".." component, control characters), refused. Nothing from
  * the archive ever becomes a path we create: the store names blobs by the
  * digest we parsed. Reads poll the fd so that a cancel is seen while a
- * writer is silent. Never logs.
+ * writer is silent (oci_fd_wait). Never logs.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,7 +22,6 @@
 #include "imaged/store.h"
 
 #define READ_BUF (128u * 1024u)
-#define POLL_MS 200
 
 struct reader {
 	struct store *s;
@@ -45,19 +44,8 @@ static la_ssize_t on_read(struct archive *a, void *ud, const void **ret_buf)
 {
 	struct reader *r = ud;
 	for (;;) {
-		if (cancel_set(r)) {
-			r->cancelled = true;
-			archive_set_error(a, ECANCELED, "cancelled");
+		if (oci_fd_wait(a, r->fd, POLLIN, r->o ? r->o->cancel : NULL, &r->cancelled) < 0)
 			return -1;
-		}
-		struct pollfd p = { .fd = r->fd, .events = POLLIN };
-		int n = poll(&p, 1, POLL_MS);
-		if (n < 0 && errno != EINTR) {
-			archive_set_error(a, errno, "poll");
-			return -1;
-		}
-		if (n <= 0)
-			continue;
 		ssize_t got = read(r->fd, r->buf, READ_BUF);
 		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;

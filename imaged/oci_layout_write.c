@@ -7,7 +7,8 @@
  * (compressed layers as they were pulled), checked against its digest
  * again on the way out. Entries are deterministic (mode 0444/0755, owner
  * 0, mtime 0), so two exports of one image are the same bytes.
- * Writes poll the fd so that a cancel is seen while the reader is slow.
+ * Writes poll the fd so that a cancel is seen while the reader is slow
+ * (oci_fd_wait).
  * Never logs; reads the store only.
  */
 #include <errno.h>
@@ -22,7 +23,6 @@
 #include "imaged/store.h"
 
 #define COPY_BUF (128u * 1024u)
-#define POLL_MS 200
 
 struct writer {
 	int fd;
@@ -43,19 +43,8 @@ static la_ssize_t on_write(struct archive *a, void *ud, const void *buf, size_t 
 {
 	struct writer *w = ud;
 	for (;;) {
-		if (w->cancel && atomic_load(w->cancel)) {
-			w->cancelled = true;
-			archive_set_error(a, ECANCELED, "cancelled");
+		if (oci_fd_wait(a, w->fd, POLLOUT, w->cancel, &w->cancelled) < 0)
 			return -1;
-		}
-		struct pollfd p = { .fd = w->fd, .events = POLLOUT };
-		int n = poll(&p, 1, POLL_MS);
-		if (n < 0 && errno != EINTR) {
-			archive_set_error(a, errno, "poll");
-			return -1;
-		}
-		if (n <= 0)
-			continue;
 		ssize_t put = write(w->fd, buf, len);
 		if (put < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
