@@ -89,23 +89,33 @@ int store_fs_rename_noreplace(int olddirfd, const char *oldname, int newdirfd,
 	return 0;
 }
 
+/* A DIR for reading fd's entries, on a new fd of its own (fd stays ours). */
+static int dir_open(int fd, DIR **ret_d)
+{
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		int r = -errno;
+		close(dfd);
+		return r;
+	}
+	*ret_d = d;
+	return 0;
+}
+
 /* Unlinks the non-directories in fd and stops at the first subdirectory,
  * whose name it returns in *ret_sub (NULL: fd is empty now). */
 static int rm_scan(int fd, dev_t dev, char **ret_sub)
 {
-	int r = 0, dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	DIR *d;
 
 	*ret_sub = NULL;
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		r = -errno;
-		close(dfd);
+	int r = dir_open(fd, &d);
+	if (r < 0)
 		return r;
-	}
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -246,19 +256,13 @@ int store_fs_remove_tree(int dirfd, const char *name)
 
 int store_fs_empty_dir(int dirfd, uint64_t *ret_n)
 {
-	int r = 0, dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	uint64_t n = 0;
 	struct dirent *de;
 	DIR *d;
 
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		r = -errno;
-		close(dfd);
+	int r = dir_open(dirfd, &d);
+	if (r < 0)
 		return r;
-	}
 	while ((errno = 0, de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
