@@ -306,6 +306,21 @@ static bool image_ref_ok(const char *s)
 	return true;
 }
 
+/* The next item of a comma-separated list (strtok_r: s, then NULL), its
+ * blanks around it cut; empty items are skipped. NULL at the end. */
+static char *list_item(char *s, char **save)
+{
+	for (char *p = strtok_r(s, ",", save); p; p = strtok_r(NULL, ",", save)) {
+		p += strspn(p, " \t");
+		size_t n = strlen(p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			p[--n] = '\0';
+		if (n > 0)
+			return p;
+	}
+	return NULL;
+}
+
 /* pinned_images: a new key replaces the list, a continuation appends. */
 static void set_images(struct reader *rd, const struct key *k, const char *v)
 {
@@ -321,13 +336,7 @@ static void set_images(struct reader *rd, const struct key *k, const char *v)
 		return;
 	}
 	char *save = NULL;
-	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-		p += strspn(p, " \t");
-		size_t n = strlen(p);
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			p[--n] = '\0';
-		if (n == 0)
-			continue;
+	for (char *p = list_item(copy, &save); p; p = list_item(NULL, &save)) {
 		if (!image_ref_ok(p)) {
 			set_err(rd, "%s: \"%s\" is not an image reference%s", k->name, p,
 				rd->indented ? " (an indented line continues the list above)" : "");
@@ -376,13 +385,7 @@ static void set_urls(struct reader *rd, const struct key *k, void *base, const c
 		return;
 	}
 	char *save = NULL;
-	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-		p += strspn(p, " \t");
-		size_t n = strlen(p);
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			p[--n] = '\0';
-		if (n == 0)
-			continue;
+	for (char *p = list_item(copy, &save); p; p = list_item(NULL, &save)) {
 		if (!mirror_url_ok(p)) {
 			set_err(rd, "%s: \"%s\" is not an http:// or https:// URL", k->name, p);
 			break;
