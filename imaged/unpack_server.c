@@ -62,6 +62,14 @@ static void job_unlink(struct job *j)
 	pthread_mutex_unlock(&jobs_lock);
 }
 
+static void jobs_cancel_all(void)
+{
+	pthread_mutex_lock(&jobs_lock);
+	for (struct job *j = jobs; j; j = j->next)
+		atomic_store(&j->cancel, true);
+	pthread_mutex_unlock(&jobs_lock);
+}
+
 static void job_cancel(uint64_t id)
 {
 	pthread_mutex_lock(&jobs_lock);
@@ -280,7 +288,13 @@ int unpack_server_main(int argc, char **argv)
 		;
 	if (r != -ECONNRESET)
 		log_error_errno(r, "request channel: %m");
-	/* jobs still running answer into a closed channel; the children die
-	 * with us (their own PR_SET_PDEATHSIG) */
+	/* imaged is gone or broke the protocol: stop the children still
+	 * unpacking, let their threads finish (their answers go nowhere), and
+	 * leave with nothing held */
+	jobs_cancel_all();
+	for (int i = 0; i < 100 && atomic_load(&jobs_running) > 0; i++)
+		usleep(50 * 1000);
+	if (atomic_load(&jobs_running) == 0)
+		chan_free(c);
 	return r == -ECONNRESET ? 0 : 1;
 }
