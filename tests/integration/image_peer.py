@@ -10,9 +10,11 @@ Also a script, for the internal socket (run as the crisp user):
     image_peer.py SOCKET PB2DIR ROLE TYPE REQ_HEX   -> one JSON line
 """
 import array
+import atexit
 import json
 import mmap
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,6 +29,7 @@ def pb2dir():
     global _pb2dir
     if _pb2dir is None:
         _pb2dir = tempfile.mkdtemp(prefix="crisp-pb2img-")
+        atexit.register(shutil.rmtree, _pb2dir, True)
         subprocess.run(["protoc", "-I", os.path.join(REPO, "proto"), "--python_out",
                         _pb2dir, "crisp.proto", "cri.proto"], check=True)
         os.chmod(_pb2dir, 0o755)
