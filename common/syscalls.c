@@ -140,6 +140,10 @@ static const char *const imaged[] = {
 	"syncfs",
 	/* glibc's resolver sizes a DNS answer before reading it */
 	"ioctl:1=" ARG(FIONREAD),
+#ifndef CRISP_SANITIZE  /* there already */
+	/* reaping its unpack spawner when it stops */
+	"wait4",
+#endif
 	NULL
 };
 
