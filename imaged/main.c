@@ -140,6 +140,16 @@ static void imaged_privdrop(struct daemon_ctx *d, struct privdrop *ret)
 	};
 }
 
+/* imaged cannot start another spawner once it has dropped privilege: when
+ * its spawner dies, imaged stops, and crisp-up (or systemd) starts it again,
+ * with a new one. */
+static int on_spawner_gone(struct loop *l, int fd, uint32_t events, void *data)
+{
+	log_error("the unpack spawner is gone: stopping, to be started again with a new one");
+	loop_quit(l, -EPIPE);
+	return -1;
+}
+
 static int imaged_start(struct daemon_ctx *d)
 {
 	struct imaged *st = &imaged_state;
@@ -147,6 +157,10 @@ static int imaged_start(struct daemon_ctx *d)
 	int r = svc_start(st->svc, &err);
 	if (r < 0)
 		return log_error_errno(r, "image service: %s", err.msg);
+	r = loop_add_fd(d->loop, unpack_client_fd(st->svc->unpacker), EPOLLRDHUP,
+			on_spawner_gone, NULL, NULL);
+	if (r < 0)
+		return log_error_errno(r, "watching the unpack spawner: %m");
 	d->data = st->svc;
 	return 0;
 }

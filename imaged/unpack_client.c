@@ -216,6 +216,11 @@ int unpack_client_run(struct unpack_client *c, const struct unpack_spawn *s, int
 	return r;
 }
 
+int unpack_client_fd(const struct unpack_client *c)
+{
+	return chan_fd(c->chan);
+}
+
 void unpack_client_free(struct unpack_client *c)
 {
 	if (!c)

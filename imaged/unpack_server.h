@@ -39,6 +39,9 @@ int unpack_client_run(struct unpack_client *c, const struct unpack_spawn *s, int
 		      unpack_stop_fn stop, void *ctx, struct unpack_result *ret,
 		      struct unpack_error *err);
 void unpack_client_free(struct unpack_client *c);
+/* The socket to the spawner, to watch for its death (EPOLLRDHUP): still
+ * owned by c, never to be read by anyone else. */
+int unpack_client_fd(const struct unpack_client *c);
 
 /* The spawner's main: imaged's main calls it when argv[1] is UNPACK_SERVER_ARG. */
 int unpack_server_main(int argc, char **argv);

@@ -68,3 +68,20 @@ def test_unpack_spawner_holds_only_what_the_child_needs(shared_suite):
         assert int(st["CapEff"], 16) == want, st["CapEff"]
         assert int(st["CapBnd"], 16) == want, st["CapBnd"]
         assert int(st["CapAmb"], 16) == 0
+
+
+def test_imaged_restarts_when_its_unpack_spawner_dies(suite):
+    """imaged cannot make a new spawner after its drop: it stops, crisp-up
+    starts it again, and the new imaged has a new spawner."""
+    from crisp_env import pid_alive, proc_children, wait_for
+    import signal
+    imaged = suite.wait_daemons()["imaged"]
+    spawner = proc_children(imaged)[0]
+    os.kill(spawner, signal.SIGKILL)
+    wait_for(lambda: not pid_alive(imaged), 10, what="imaged to stop")
+    new = wait_for(lambda: (lambda p: p if p and p != imaged else None)(
+        suite.daemon_pids().get("imaged")), 20, what="imaged restarted")
+    suite.wait_ready()
+    kids = wait_for(lambda: proc_children(new), 10, what="the new spawner")
+    assert kids and kids[0] != spawner
+    assert "the unpack spawner is gone" in suite.logtext()
