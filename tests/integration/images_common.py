@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import time
 
 import grpc
 
@@ -159,9 +160,20 @@ def store_dir(suite, *parts):
     return os.path.join(suite.root, "images", *parts)
 
 
-def tmp_entries(suite):
+def tmp_entries(suite, settle=10.0):
+    """What is left in images/tmp once imaged has finished cleaning up.
+
+    A call that ends on the client's side (its deadline, a cancel) returns
+    before imaged has released the pull's lease and run its GC, which passes
+    what it removes through tmp/: wait (up to settle seconds) for tmp/ to
+    empty, then report what is there."""
     d = store_dir(suite, "tmp")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+    end = time.monotonic() + settle
+    while True:
+        left = sorted(os.listdir(d)) if os.path.isdir(d) else []
+        if not left or time.monotonic() >= end:
+            return left
+        time.sleep(0.05)
 
 
 def blob_digests(suite):

@@ -122,7 +122,7 @@ def test_kill_during_a_layer_download(env):
 
     bg = Background(suite, ref)
     wait_for(lambda: relay.sent_for(big) >= (1 << 20), 30, what="1 MiB of the layer sent")
-    assert tmp_entries(suite), "the partial blob is under tmp/"
+    assert tmp_entries(suite, settle=0), "the partial blob is under tmp/"
     kill_imaged_and_wait(suite)
     bg.join()
     assert bg.result is None and bg.error[0] == SC.UNAVAILABLE, (bg.result, bg.error)
@@ -161,7 +161,7 @@ def test_kill_while_a_layer_unpacks(env):
     ref = reg.host + "/test/many:1"
 
     def unpacking():
-        for t in tmp_entries(suite):
+        for t in tmp_entries(suite, settle=0):
             d = os.path.join(store_dir(suite, "tmp"), t, "diff", "files")
             try:
                 if len(os.listdir(d)) >= 5:
