@@ -148,14 +148,14 @@ static void *job_run(void *p)
 static int check_layer_dir(const char *tmpdir, const char *dir)
 {
 	size_t n = strlen(tmpdir);
-	if (strncmp(dir, tmpdir, n) != 0 || dir[n] != '/' || strstr(dir, "/..") ||
-	    strstr(dir, "/./") || strlen(dir) >= PATH_MAX)
+	if (strncmp(dir, tmpdir, n) != 0 || dir[n] != '/' || strlen(dir) >= PATH_MAX)
 		return -EPERM;
+	/* the canonical path must be dir itself: no symlink, "." or ".." on the way */
 	char real[PATH_MAX];
 	if (!realpath(dir, real))
 		return -errno;
 	if (strcmp(real, dir) != 0)
-		return -EPERM; /* a symlink somewhere on the way */
+		return -EPERM;
 	struct stat st;
 	if (lstat(dir, &st) < 0)
 		return -errno;
