@@ -7,10 +7,13 @@ and StreamImages in parts of at most 500 images.
 
 Images come from scripted_registry (in memory, on 127.0.0.1).
 """
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -113,11 +116,33 @@ def test_leases_keep_layers_past_remove_image(world):
     c.close()
 
 
+_peerdir = None
+
+
+def peer_dir():
+    """A fresh directory with image_peer.py and the compiled protos, which
+    the peer runs from as the crisp user: the checkout may not be readable
+    by that user (/root is 0700), so nothing it runs is read from there."""
+    global _peerdir
+    if _peerdir is None:
+        _peerdir = tempfile.mkdtemp(prefix="crisp-peer-")
+        atexit.register(shutil.rmtree, _peerdir, True)
+        here = os.path.dirname(os.path.abspath(__file__))
+        shutil.copyfile(os.path.join(here, "image_peer.py"),
+                        os.path.join(_peerdir, "image_peer.py"))
+        for name in ("cri_pb2.py", "crisp_pb2.py"):
+            shutil.copyfile(os.path.join(pb2dir(), name), os.path.join(_peerdir, name))
+        for name in os.listdir(_peerdir):
+            os.chmod(os.path.join(_peerdir, name), 0o644)
+        os.chmod(_peerdir, 0o755)
+    return _peerdir
+
+
 def run_as_crisp(sock, mtype, req):
-    out = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
-                          "image_peer.py"), sock, pb2dir(), "criserver", mtype,
-                          req.SerializeToString().hex()],
-                         capture_output=True, text=True, timeout=60, user="crisp",
+    d = peer_dir()
+    out = subprocess.run([sys.executable, os.path.join(d, "image_peer.py"), sock, d,
+                          "criserver", mtype, req.SerializeToString().hex()],
+                         capture_output=True, text=True, timeout=60, cwd=d, user="crisp",
                          group="crisp", extra_groups=[])
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)

@@ -13,24 +13,32 @@ import pytest
 
 from crisp_env import REPO
 
-_pb2dir = None
+_peerdir = None
 
 
-def pb2dir():
-    global _pb2dir
-    if _pb2dir is None:
-        _pb2dir = tempfile.mkdtemp(prefix="crisp-pb2i-")
-        atexit.register(shutil.rmtree, _pb2dir, True)
+def peer_dir():
+    """A fresh directory with internal_peer.py and the compiled protos, which
+    the peer runs from as another user: the checkout may not be readable by
+    that user (/root is 0700), so nothing it runs is read from there."""
+    global _peerdir
+    if _peerdir is None:
+        _peerdir = tempfile.mkdtemp(prefix="crisp-peer-")
+        atexit.register(shutil.rmtree, _peerdir, True)
         subprocess.run(["protoc", "-I", os.path.join(REPO, "proto"), "--python_out",
-                        _pb2dir, "cri.proto", "crisp.proto"], check=True)
-        os.chmod(_pb2dir, 0o755)
-    return _pb2dir
+                        _peerdir, "cri.proto", "crisp.proto"], check=True)
+        shutil.copyfile(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                     "internal_peer.py"),
+                        os.path.join(_peerdir, "internal_peer.py"))
+        for name in os.listdir(_peerdir):
+            os.chmod(os.path.join(_peerdir, name), 0o644)
+        os.chmod(_peerdir, 0o755)
+    return _peerdir
 
 
 def peer(sock, scenario, user="crisp"):
-    p = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
-                        "internal_peer.py"), sock, scenario, pb2dir()],
-                       capture_output=True, text=True, timeout=30,
+    d = peer_dir()
+    p = subprocess.run([sys.executable, os.path.join(d, "internal_peer.py"), sock, scenario, d],
+                       capture_output=True, text=True, timeout=30, cwd=d,
                        user=user, group={"crisp": "crisp", "nobody": "nogroup"}.get(user, "root"),
                        extra_groups=[])
     assert p.returncode == 0, p.stderr
