@@ -19,8 +19,8 @@ CC         ?= cc
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
               -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
-              -DCRISP_VERSION='"$(VERSION)"' -I. -I$(B)/gen
-LDFLAGS    += -pie -Wl,-z,relro,-z,now
+              -DCRISP_VERSION='"$(VERSION)"' -I. -I$(B)/gen -MMD -MP
+LDFLAGS    += -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 ifeq ($(SANITIZE),1)
 CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer -DCRISP_SANITIZE=1
 LDFLAGS    += -fsanitize=address,undefined
@@ -38,11 +38,19 @@ COMMON_O   := $(patsubst %.c,$(B)/obj/%.o,$(wildcard common/*.c)) $(GEN_O)
 DAEMONS    := criserver imaged sandboxd streamd conmon
 TOOLS      := crisp-up crispctl
 PROGS      := $(DAEMONS) $(TOOLS)
+# small programs that live in a daemon's folder: build/NAME from DIR
+# (pod-init: the process that holds a pod's shared PID namespace)
+HELPERS    := pod-init
+pod-init_DIR := sandboxd/pod-init
+HELPER_DIRS := $(foreach h,$(HELPERS),$($(h)_DIR))
+# a program's sources: the .c files of its folder and of its subfolders,
+# but not those of a helper that lives there
+src_of     = $(filter-out $(HELPER_DIRS:%=%/%),$(wildcard $(1)/*.c $(1)/*/*.c))
 UNIT_O     := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/unit/*.c))
 # the unit tests link every daemon module but the mains
-MODULE_O   := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(foreach d,$(DAEMONS),$(wildcard $(d)/*.c))))
+MODULE_O   := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(foreach d,$(DAEMONS),$(call src_of,$(d)))))
 
-all: $(PROGS:%=$(B)/%) $(B)/tests/unit $(B)/systemd/.done
+all: $(PROGS:%=$(B)/%) $(HELPERS:%=$(B)/%) $(B)/tests/unit $(B)/systemd/.done
 
 .PHONY: all setup check check-unit check-proto check-policy check-integration install clean bench
 
@@ -57,19 +65,27 @@ $(B)/obj/gen/%.o: $(B)/gen/%.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Wno-error -c -o $@ $<
 
-$(B)/obj/%.o: %.c $(GEN_H) $(wildcard common/*.h) $(wildcard */*.h)
+# header dependencies come from -MMD (the .d files beside the objects);
+# every object waits for the generated headers
+$(B)/obj/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 $(B)/libcommon.a: $(COMMON_O)
 	rm -f $@ && ar rcs $@ $^
 
-# the objects of one program: every .c in its directory ($(1))
-prog_objs = $(patsubst %.c,$(B)/obj/%.o,$(wildcard $(1)/*.c))
+# the objects of one program: every .c in its folder and subfolders ($(1))
+prog_objs = $(patsubst %.c,$(B)/obj/%.o,$(call src_of,$(1)))
 
 .SECONDARY:
 .SECONDEXPANSION:
 $(PROGS:%=$(B)/%): $(B)/%: $$(call prog_objs,$$*) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(PKG_LIBS)
+
+helper_objs = $(patsubst %.c,$(B)/obj/%.o,$(wildcard $($(1)_DIR)/*.c))
+$(HELPERS:%=$(B)/%): $(B)/%: $$(call helper_objs,$$*) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(PKG_LIBS)
 
 $(B)/tests/unit: $(UNIT_O) $(MODULE_O) $(B)/libcommon.a
@@ -100,7 +116,7 @@ check-integration: all
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)
-	install -m 0755 $(DAEMONS:%=$(B)/%) $(B)/crisp-up $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(DAEMONS:%=$(B)/%) $(HELPERS:%=$(B)/%) $(B)/crisp-up $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0755 $(B)/crispctl $(DESTDIR)$(BINDIR)/
 	ln -sf $(LIBEXECDIR)/crisp-up $(DESTDIR)$(BINDIR)/crisp-up
 	install -m 0644 $(B)/systemd/*.service $(B)/systemd/*.target $(DESTDIR)$(UNITDIR)/

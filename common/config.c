@@ -43,6 +43,14 @@ int config_init(struct crisp_config *c)
 		.log_level = LOG_INFO,
 		.max_msg_size = 16u * 1024u * 1024u,
 		.max_connections = 128,
+		.idle_timeout = 300,
+		.handshake_timeout = 10,
+		.max_call_timeout = 600,
+		.max_pods = 1024,
+		.max_containers = 16384,
+		.shm_size = UINT64_C(64) << 20,
+		.log_max_line = 16u * 1024u,
+		.plugin_timeout = 60,
 		.stream_port = 0,
 		.n_handlers = 1,
 		.max_concurrent_pulls = 4,
@@ -65,6 +73,8 @@ int config_init(struct crisp_config *c)
 	r |= dup_into(&c->handlers[0].path, "/usr/sbin/runc");
 	r |= dup_into(&c->cni_conf_dir, "/etc/cni/net.d");
 	r |= dup_into(&c->cni_bin_dirs, "/opt/cni/bin:/usr/lib/cni");
+	r |= dup_into(&c->default_bridge, "crisp0");
+	r |= dup_into(&c->default_subnet, "10.67.0.0/16");
 	r |= dup_into(&c->stream_address, "127.0.0.1");
 	if (r != 0) {
 		config_free(c);
@@ -77,7 +87,8 @@ void config_free(struct crisp_config *c)
 {
 	char **strs[] = { &c->config_file, &c->config_dir, &c->root, &c->runroot, &c->listen,
 			  &c->user, &c->cgroup_manager, &c->default_runtime, &c->cni_conf_dir,
-			  &c->cni_bin_dirs, &c->stream_address, &c->docker_config };
+			  &c->cni_bin_dirs, &c->stream_address, &c->docker_config,
+			  &c->default_bridge, &c->default_subnet, &c->ipam_dir };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

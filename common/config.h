@@ -53,16 +53,27 @@ struct crisp_config {
 	/* [api] */
 	uint64_t max_msg_size;  /* largest CRI message, in and out */
 	unsigned max_connections;
+	unsigned idle_timeout;          /* s: a connection with no call in flight is closed */
+	unsigned handshake_timeout;     /* s: a new connection must speak HTTP/2 by then */
+	unsigned max_call_timeout;      /* s: the deadline of a call that comes without one */
 
 	/* [runtime] */
 	char *cgroup_manager;   /* cgroupfs | systemd */
 	char *default_runtime;  /* a handler name */
 	struct runtime_handler handlers[CONFIG_MAX_HANDLERS];
 	size_t n_handlers;
+	unsigned max_pods;              /* pod sandboxes at once */
+	unsigned max_containers;        /* containers at once, all pods */
+	uint64_t shm_size;              /* a pod's /dev/shm */
+	uint64_t log_max_line;          /* longer log lines are split into P records */
 
 	/* [network] */
 	char *cni_conf_dir;
 	char *cni_bin_dirs;     /* colon separated */
+	char *default_bridge;   /* crisp's default conflist: its bridge, */
+	char *default_subnet;   /* its subnet (CIDR) */
+	char *ipam_dir;         /* and host-local's dataDir; NULL: ROOT/cni/networks */
+	unsigned plugin_timeout;        /* s: one CNI plugin run */
 
 	/* [stream] */
 	char *stream_address;

@@ -48,6 +48,8 @@ enum kind {
 	K_BYTES,        /* bytes as K_SIZE, in [min, max] */
 	K_BOOL,         /* true/false, yes/no, on/off, 1/0 */
 	K_URLS,         /* comma separated http(s) URLs, may continue */
+	K_CIDR,         /* an IPv4 or IPv6 network, "10.67.0.0/16" */
+	K_IFNAME,       /* a network interface name */
 };
 
 struct key {
@@ -76,12 +78,23 @@ static const struct key keys[] = {
 	{ "crisp", "log_level", K_LEVEL, CF(log_level), 0, 0 },
 	{ "api", "max_msg_size", K_SIZE, CF(max_msg_size), 0, 0 },
 	{ "api", "max_connections", K_UINT, CF(max_connections), 1, 65536 },
+	{ "api", "idle_timeout", K_UINT, CF(idle_timeout), 1, 86400 },
+	{ "api", "handshake_timeout", K_UINT, CF(handshake_timeout), 1, 3600 },
+	{ "api", "max_call_timeout", K_UINT, CF(max_call_timeout), 1, 86400 },
 	{ "runtime", "cgroup_manager", K_CGROUP, CF(cgroup_manager), 0, 0 },
 	{ "runtime", "default_runtime", K_NAME, CF(default_runtime), 0, 0 },
+	{ "runtime", "max_pods", K_UINT, CF(max_pods), 1, 100000 },
+	{ "runtime", "max_containers", K_UINT, CF(max_containers), 1, 1000000 },
+	{ "runtime", "shm_size", K_BYTES, CF(shm_size), 64 * KIB, 1024 * GIB },
+	{ "runtime", "log_max_line", K_BYTES, CF(log_max_line), 256, 16 * MIB },
 	{ "runtime.*", "path", K_PATH, RH(path), 0, 0 },
 	{ "runtime.*", "root", K_PATH, RH(root), 0, 0 },
 	{ "network", "cni_conf_dir", K_PATH, CF(cni_conf_dir), 0, 0 },
 	{ "network", "cni_bin_dirs", K_PATHLIST, CF(cni_bin_dirs), 0, 0 },
+	{ "network", "default_bridge", K_IFNAME, CF(default_bridge), 0, 0 },
+	{ "network", "default_subnet", K_CIDR, CF(default_subnet), 0, 0 },
+	{ "network", "ipam_dir", K_PATH, CF(ipam_dir), 0, 0 },
+	{ "network", "plugin_timeout", K_UINT, CF(plugin_timeout), 1, 3600 },
 	{ "stream", "address", K_ADDRESS, CF(stream_address), 0, 0 },
 	{ "stream", "port", K_UINT, CF(stream_port), 0, 65535 },
 	{ "image", "pinned_images", K_IMAGES, CF(pinned_images), 0, 0 },
@@ -403,6 +416,45 @@ static void set_urls(struct reader *rd, const struct key *k, void *base, const c
 	free(copy);
 }
 
+/* "10.67.0.0/16", "fd00:67::/64": an address and a prefix length that
+fits it, with no host bits set. */
+static bool cidr_ok(const char *v)
+{
+	char addr[64];
+	unsigned char a[16];
+	const char *slash = strchr(v, '/');
+	if (!slash || (size_t)(slash - v) >= sizeof addr)
+		return false;
+	memcpy(addr, v, (size_t)(slash - v));
+	addr[slash - v] = '\0';
+	int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	unsigned bits = family == AF_INET ? 32 : 128;
+	if (inet_pton(family, addr, a) != 1)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long len = strtoul(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end || len == 0 || len > bits - 2 ||
+	    !isdigit((unsigned char)slash[1]))
+		return false;
+	for (unsigned i = (unsigned)len; i < bits; i++)
+		if (a[i / 8] & (0x80u >> (i % 8)))
+			return false;
+	return true;
+}
+
+/* A Linux interface name: 1 to 15 of [A-Za-z0-9_.-]. */
+static bool ifname_ok(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 15 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+		return false;
+	for (; *v; v++)
+		if (!isalnum((unsigned char)*v) && *v != '_' && *v != '-' && *v != '.')
+			return false;
+	return true;
+}
+
 static int parse_bool(const char *v, bool *ret)
 {
 	static const char *const yes[] = { "true", "yes", "on", "1" };
@@ -498,6 +550,12 @@ static void set_value(struct reader *rd, const struct key *k, void *base, const 
 		want = range;
 		if (ok)
 			*(uint64_t *)(void *)field_p = x;
+		break;
+	case K_CIDR:
+		ok = cidr_ok(v), want = "a network in CIDR form (e.g. 10.67.0.0/16, no host bits)";
+		break;
+	case K_IFNAME:
+		ok = ifname_ok(v), want = "an interface name (1 to 15 of [A-Za-z0-9_.-])";
 		break;
 	case K_BOOL:
 		ok = parse_bool(v, &b) == 0, want = "true or false";
