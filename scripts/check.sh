@@ -11,9 +11,8 @@
 # run, and the exit status is 1 if any stage failed. (The ASan test stages
 # need the ASan build: without it they are reported as not run.)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
-PYTEST="/usr/bin/python3 -m pytest -q -p no:cacheprovider -rfEs"
 
 summary=""      # one line per stage: name|result|seconds
 failed=0
@@ -50,13 +49,19 @@ asan_build() {
 	make -s -j2 B=build-asan SANITIZE=1 >/dev/null
 }
 
+# integration BUILD_DIR: the pytest suite against the daemons in BUILD_DIR
+# (-rfEs: the reasons for skips too, e.g. no CRI spec to compare with)
+integration() {
+	CRISP_BUILD="$PWD/$1" /usr/bin/python3 -m pytest -q -p no:cacheprovider -rfEs \
+		tests/integration
+}
+
 stage "unit tests" "$B/tests/unit"
-stage "integration tests" env CRISP_BUILD="$PWD/$B" $PYTEST tests/integration
+stage "integration tests" integration "$B"
 stage "ASan+UBSan build" asan_build
 if [ "$stage_rc" -eq 0 ]; then
 	stage "unit tests, ASan+UBSan" build-asan/tests/unit
-	stage "integration tests, ASan+UBSan" \
-		env CRISP_BUILD="$PWD/build-asan" $PYTEST tests/integration
+	stage "integration tests, ASan+UBSan" integration build-asan
 else
 	not_run "unit tests, ASan+UBSan" "no ASan build"
 	not_run "integration tests, ASan+UBSan" "no ASan build"
