@@ -73,6 +73,8 @@ static const struct dispatch_entry imaged_table[] = {
 	{ T(LEASE_ADD), ROLES_LEASE, &crisp__lease_add__descriptor, false, svc_handle_lease },
 	{ T(LEASE_RELEASE), ROLES_LEASE, &crisp__lease_release__descriptor, false,
 	  svc_handle_lease },
+	{ T(LEASE_IMAGE), ROLE_BIT(CRISP__ROLE__ROLE_SANDBOXD), &crisp__lease_image__descriptor,
+	  false, svc_handle_lease_image },
 	{ T(LEASE_LIST), ROLES_LEASE, &crisp__lease_list_request__descriptor, false,
 	  svc_handle_lease },
 };

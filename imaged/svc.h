@@ -146,6 +146,11 @@ int svc_lease_add(struct svc *s, const Crisp__LeaseAdd *rq, Crisp__Lease *ret,
 int svc_lease_release(struct svc *s, const Crisp__LeaseRelease *rq, Crisp__Lease *ret,
 		      struct svc_error *err);
 int svc_lease_list(struct svc *s, Crisp__LeaseList *ret, struct svc_error *err);
+/* Take (or extend) lease rq->lease_id on an image and say what a container
+ * built from it needs (free with svc_leased_image_clear). */
+int svc_lease_image(struct svc *s, const Crisp__LeaseImage *rq, Crisp__LeasedImage *ret,
+		    struct svc_error *err);
+void svc_leased_image_clear(Crisp__LeasedImage *l);
 void svc_lease_clear(Crisp__Lease *l);
 void svc_lease_list_clear(Crisp__LeaseList *l);
 
@@ -158,4 +163,5 @@ int svc_handle_stream(struct server_req *req, void *userdata);
 int svc_handle_status(struct server_req *req, void *userdata);
 int svc_handle_remove(struct server_req *req, void *userdata);
 int svc_handle_fsinfo(struct server_req *req, void *userdata);
-int svc_handle_lease(struct server_req *req, void *userdata);   /* every MSG_LEASE_* */
+int svc_handle_lease(struct server_req *req, void *userdata);   /* MSG_LEASE_CREATE..LIST */
+int svc_handle_lease_image(struct server_req *req, void *userdata);

@@ -267,3 +267,25 @@ int svc_handle_lease(struct server_req *req, void *userdata)
 {
 	return call_submit(req, userdata, false, do_lease);
 }
+
+static void do_lease_image(struct svc_call *c)
+{
+	struct svc_error err = { 0 };
+	Crisp__LeasedImage li = CRISP__LEASED_IMAGE__INIT;
+	const Crisp__LeaseImage *rq = (const void *)c->req->body;
+	if (svc_lease_image(c->s, rq, &li, &err) < 0) {
+		log_info("lease %.300s on image %.300s for pid %d: %s", rq->lease_id, rq->image,
+			 (int)c->req->peer_pid, err.msg);
+		answer_error(c, &err);
+		return;
+	}
+	log_debug("lease %s holds image %s for pid %d", li.lease_id, li.image_id,
+		  (int)c->req->peer_pid);
+	call_answer(c, CRISP_STATUS_OK, NULL, &li.base);
+	svc_leased_image_clear(&li);
+}
+
+int svc_handle_lease_image(struct server_req *req, void *userdata)
+{
+	return call_submit(req, userdata, false, do_lease_image);
+}

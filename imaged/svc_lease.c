@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/status.h"
+#include "imaged/image_config.h"
 #include "imaged/svc.h"
 
 static bool lease_id_ours(const char *id)
@@ -127,6 +128,114 @@ int svc_lease_add(struct svc *s, const Crisp__LeaseAdd *rq, Crisp__Lease *ret,
 	if (r < 0)
 		svc_lease_clear(ret);
 	return r;
+}
+
+static int strv_dup(char **src, size_t n, char ***ret_v, size_t *ret_n)
+{
+	*ret_v = calloc(n ? n : 1, sizeof **ret_v);
+	if (!*ret_v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!((*ret_v)[i] = strdup(src[i])))
+			return -ENOMEM;
+		(*ret_n)++;
+	}
+	return 0;
+}
+
+/* What a container built from img needs: names, layer dirs, runtime config. */
+static int leased_fill(struct svc *s, const struct store_image *img, Crisp__LeasedImage *ret,
+		       struct svc_error *err)
+{
+	int r = strv_dup(img->repo_tags, img->n_repo_tags, &ret->repo_tags, &ret->n_repo_tags);
+	if (r == 0)
+		r = strv_dup(img->repo_digests, img->n_repo_digests, &ret->repo_digests,
+			     &ret->n_repo_digests);
+	if (r == 0 && !(ret->image_id = strdup(img->id)))
+		r = -ENOMEM;
+	if (r == 0 && !(ret->layer_dirs = calloc(img->n_layers ? img->n_layers : 1,
+						 sizeof *ret->layer_dirs)))
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < img->n_layers; i++) {
+		r = store_layer_diff_path_of(s->store, img->layers[i].chain_id,
+					     &ret->layer_dirs[i]);
+		if (r == 0)
+			ret->n_layer_dirs++;
+	}
+	if (r < 0)
+		return svc_fail(err, svc_status_of(r), r, "image %s: its layers: %s", img->id,
+				strerror(-r));
+	char *buf = NULL;
+	size_t len = 0;
+	r = store_blob_read(s->store, img->id, s->max_manifest_size, &buf, &len);
+	if (r < 0)
+		return svc_fail(err, svc_status_of(r), r, "image %s: its config: %s", img->id,
+				strerror(-r));
+	Crisp__ImageRuntimeConfig *cfg = malloc(sizeof *cfg);
+	r = cfg ? image_config_parse(buf, len, cfg, err) :
+		  svc_fail(err, CRISP_STATUS_INTERNAL, -ENOMEM, "out of memory");
+	free(buf);
+	if (r < 0) {
+		free(cfg);
+		return r;
+	}
+	ret->config = cfg;
+	return 0;
+}
+
+int svc_lease_image(struct svc *s, const Crisp__LeaseImage *rq, Crisp__LeasedImage *ret,
+		    struct svc_error *err)
+{
+	crisp__leased_image__init(ret);
+	int r = lease_id_check(rq->lease_id, err);
+	if (r < 0)
+		return r;
+	struct store_image *img = NULL;
+	r = rq->image && *rq->image ? svc_image_find(s, rq->image, &img) : -ENOENT;
+	if (r == -ENOENT || r == -ENOTUNIQ)
+		return svc_fail(err, r == -ENOENT ? CRISP_STATUS_NOT_FOUND :
+				CRISP_STATUS_INVALID_ARGUMENT, r, "no image %.300s%s",
+				rq->image ? rq->image : "", r == -ENOTUNIQ ? " (ambiguous)" : "");
+	if (r < 0)
+		return svc_fail(err, svc_status_of(r), r, "image %.300s: %s", rq->image,
+				strerror(-r));
+	/* an existing lease is extended: sandboxd asks again after a restart */
+	r = store_lease_create(s->store, rq->lease_id, rq->holder ? rq->holder : "", 0);
+	if (r == -EEXIST)
+		r = 0;
+	if (r == 0)
+		r = store_lease_add_image(s->store, rq->lease_id, img->id);
+	if (r < 0)
+		svc_fail(err, r == -EINVAL ? CRISP_STATUS_INVALID_ARGUMENT : svc_status_of(r), r,
+			 "lease %.300s on %s: %s", rq->lease_id, img->id, strerror(-r));
+	else
+		r = leased_fill(s, img, ret, err);
+	if (r == 0 && !(ret->lease_id = strdup(rq->lease_id)))
+		r = svc_fail(err, CRISP_STATUS_INTERNAL, -ENOMEM, "out of memory");
+	store_image_free(img);
+	if (r < 0)
+		svc_leased_image_clear(ret);
+	return r;
+}
+
+void svc_leased_image_clear(Crisp__LeasedImage *l)
+{
+	if (l->lease_id != protobuf_c_empty_string)
+		free(l->lease_id);
+	if (l->image_id != protobuf_c_empty_string)
+		free(l->image_id);
+	char **v[] = { l->repo_tags, l->repo_digests, l->layer_dirs };
+	size_t n[] = { l->n_repo_tags, l->n_repo_digests, l->n_layer_dirs };
+	for (size_t k = 0; k < 3; k++) {
+		for (size_t i = 0; i < n[k]; i++)
+			free(v[k][i]);
+		free(v[k]);
+	}
+	if (l->config) {
+		image_config_clear(l->config);
+		free(l->config);
+	}
+	crisp__leased_image__init(l);
 }
 
 int svc_lease_release(struct svc *s, const Crisp__LeaseRelease *rq, Crisp__Lease *ret,
