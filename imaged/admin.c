@@ -1,7 +1,7 @@
 /*
  * admin: the dispatch-table side of imaged's admin requests (admin.h).
  * A handler only queues the request on the image service's pull pool
- * (imaged/svc_pool.h: import, export and push take minutes and must never
+ * (common/pool.h: import, export and push take minutes and must never
  * hold up the event loop; svc_stop cancels them through the request's
  * cancel flag and waits); the worker takes the request's fd, runs the work
  * with SIGPIPE blocked on its thread (a reader who went away is an EPIPE,
@@ -20,12 +20,12 @@
 #include "common/status.h"
 #include "imaged/admin_int.h"
 #include "imaged/svc.h"
-#include "imaged/svc_pool.h"
+#include "common/pool.h"
 
 enum job_kind { JOB_IMPORT, JOB_EXPORT, JOB_PUSH };
 
 struct admin_job {
-	struct svc_job job;             /* the pool's */
+	struct pool_job job;             /* the pool's */
 	struct admin_ctx a;
 	struct server_req *req;
 	enum job_kind kind;
@@ -74,7 +74,7 @@ static void job_import(struct admin_job *j)
 	Crisp__ImageImported out = CRISP__IMAGE_IMPORTED__INIT;
 	struct oci_error err = { 0 };
 	int r = admin_import_run(&j->a, j->fd, rq, &j->req->cancelled, &out, &err);
-	svc_job_done(&j->job);         /* the answer below frees the cancel flag */
+	pool_job_done(&j->job);         /* the answer below frees the cancel flag */
 	if (r < 0) {
 		log_warn("import failed: %s", err.msg);
 		server_answer(j->req, err.code, err.msg, NULL, -1);
@@ -92,7 +92,7 @@ static void job_export(struct admin_job *j)
 	Crisp__ImageExported out = CRISP__IMAGE_EXPORTED__INIT;
 	struct oci_error err = { 0 };
 	int r = admin_export_run(&j->a, j->fd, rq, &j->req->cancelled, &out.bytes, &err);
-	svc_job_done(&j->job);         /* the answer below frees the cancel flag */
+	pool_job_done(&j->job);         /* the answer below frees the cancel flag */
 	if (r < 0) {
 		log_warn("export failed: %s", err.msg);
 		server_answer(j->req, err.code, err.msg, NULL, -1);
@@ -109,7 +109,7 @@ static void job_push(struct admin_job *j)
 	struct oci_error err = { 0 };
 	char digest[DIGEST_STR_SIZE];
 	int r = admin_push_run(&j->a, rq, &j->req->cancelled, digest, &err);
-	svc_job_done(&j->job);         /* the answer below frees the cancel flag */
+	pool_job_done(&j->job);         /* the answer below frees the cancel flag */
 	if (r < 0) {
 		log_warn("push failed: %s", err.msg);
 		server_answer(j->req, err.code, err.msg, NULL, -1);
@@ -128,7 +128,7 @@ static void job_free(struct admin_job *j)
 	free(j);
 }
 
-static void job_run(struct svc_job *sj)
+static void job_run(struct pool_job *sj)
 {
 	struct admin_job *j = job_of(sj);
 	sigset_t pipe;
@@ -149,7 +149,7 @@ static void job_run(struct svc_job *sj)
 	job_free(j);
 }
 
-static void job_drop(struct svc_job *sj)
+static void job_drop(struct pool_job *sj)
 {
 	struct admin_job *j = job_of(sj);
 	server_answer(j->req, CRISP_STATUS_UNAVAILABLE, "imaged is stopping", NULL, -1);
@@ -172,13 +172,13 @@ static int job_submit(struct server_req *req, void *userdata, enum job_kind kind
 	struct admin_job *j = calloc(1, sizeof *j);
 	if (!j)
 		return -ENOMEM;
-	j->job = (struct svc_job){ .run = job_run, .drop = job_drop, .cancel = &req->cancelled };
+	j->job = (struct pool_job){ .run = job_run, .drop = job_drop, .cancel = &req->cancelled };
 	j->a = (struct admin_ctx){ .store = s->store, .registry = s->registry,
 				   .unpacker = s->unpacker, .unpack_limits = &s->unpack_limits };
 	j->req = req;
 	j->kind = kind;
 	j->fd = req->msg.fd;
-	int r = svc_pool_submit(s->pulls, &j->job);
+	int r = pool_submit(s->pulls, &j->job);
 	if (r < 0) {
 		free(j);                /* the fd is still the request's */
 		server_answer(req, r == -EAGAIN ? CRISP_STATUS_RESOURCE_EXHAUSTED :

@@ -22,7 +22,7 @@
 #include "imaged/registry.h"
 #include "imaged/svc.h"
 #include "imaged/unpack_server.h"
-#include "imaged/svc_pool.h"
+#include "common/pool.h"
 
 #define CONTAINERS_DIR "containers"
 #define CONTAINERS_MODE 0700   /* made so when missing; sandboxd owns it from then on */
@@ -206,9 +206,9 @@ int svc_start(struct svc *s, struct svc_error *err)
 	int r = registry_make(s, err);
 	if (r < 0)
 		return r;
-	r = svc_pool_new("imaged-pull", s->cfg->max_concurrent_pulls, SVC_QUEUE_MAX, &s->pulls);
+	r = pool_new("imaged-pull", s->cfg->max_concurrent_pulls, SVC_QUEUE_MAX, &s->pulls);
 	if (r == 0)
-		r = svc_pool_new("imaged-work", SVC_QUICK_WORKERS, SVC_QUEUE_MAX, &s->quick);
+		r = pool_new("imaged-work", SVC_QUICK_WORKERS, SVC_QUEUE_MAX, &s->quick);
 	if (r < 0)
 		return svc_fail(err, CRISP_STATUS_INTERNAL, r, "worker threads: %s", strerror(-r));
 	return 0;
@@ -216,9 +216,9 @@ int svc_start(struct svc *s, struct svc_error *err)
 
 void svc_stop(struct svc *s)
 {
-	svc_pool_free(s->pulls);
+	pool_free(s->pulls);
 	s->pulls = NULL;
-	svc_pool_free(s->quick);
+	pool_free(s->quick);
 	s->quick = NULL;
 }
 

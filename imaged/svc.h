@@ -10,7 +10,7 @@
  * request and fills an answer or a struct svc_error (a gRPC status code and
  * a message for the user), so that the unit tests drive them directly. The
  * svc_handle_* functions are the dispatch-table glue: they hand each request
- * to a worker pool (svc_pool.c; pulls have their own, so that a slow
+ * to a worker pool (common/pool.c; pulls have their own, so that a slow
  * registry never delays ImageStatus) and answer it from the worker.
  *
  * Life: svc_open (privileged, before the drop: the store, ROOT/containers,
@@ -48,7 +48,7 @@ struct svc_error {
 };
 
 struct registry_client;
-struct svc_pool;
+struct pool;
 struct unpack_client;
 
 struct svc {
@@ -63,8 +63,8 @@ struct svc {
 	size_t n_pinned;
 	unsigned downloads;             /* layers at once, per pull */
 	uint64_t max_manifest_size;
-	struct svc_pool *pulls;
-	struct svc_pool *quick;
+	struct pool *pulls;
+	struct pool *quick;
 	atomic_uint_fast64_t seq;       /* pull lease names */
 
 	pthread_mutex_t usage_lock;     /* the containers_dir walk, cached */

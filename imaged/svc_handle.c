@@ -17,10 +17,10 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "imaged/svc.h"
-#include "imaged/svc_pool.h"
+#include "common/pool.h"
 
 struct svc_call {
-	struct svc_job job;
+	struct pool_job job;
 	struct svc *s;
 	struct server_req *req;
 	int64_t deadline_ms;            /* CLOCK_MONOTONIC; 0: none */
@@ -30,14 +30,14 @@ struct svc_call {
 
 #define call_of(j) ((struct svc_call *)((char *)(j) - offsetof(struct svc_call, job)))
 
-static void call_run(struct svc_job *j)
+static void call_run(struct pool_job *j)
 {
 	struct svc_call *c = call_of(j);
 	c->fn(c);
 	free(c);
 }
 
-static void call_drop(struct svc_job *j)
+static void call_drop(struct pool_job *j)
 {
 	struct svc_call *c = call_of(j);
 	(void)server_answer(c->req, CRISP_STATUS_UNAVAILABLE, "imaged is stopping", NULL, -1);
@@ -49,7 +49,7 @@ static void call_drop(struct svc_job *j)
 static void call_answer(struct svc_call *c, int32_t status, const char *error,
 			const ProtobufCMessage *msg)
 {
-	svc_job_done(&c->job);
+	pool_job_done(&c->job);
 	(void)server_answer(c->req, status, error, msg, -1);
 }
 
@@ -64,7 +64,7 @@ static int call_submit(struct server_req *req, void *userdata, bool pull,
 {
 	struct daemon_ctx *d = userdata;
 	struct svc *s = d->data;
-	struct svc_pool *pool = s ? (pull ? s->pulls : s->quick) : NULL;
+	struct pool *pool = s ? (pull ? s->pulls : s->quick) : NULL;
 	if (!pool) {
 		(void)server_answer(req, CRISP_STATUS_UNAVAILABLE, "imaged is not ready", NULL, -1);
 		return 0;
@@ -72,13 +72,13 @@ static int call_submit(struct server_req *req, void *userdata, bool pull,
 	struct svc_call *c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
-	c->job = (struct svc_job){ .run = call_run, .drop = call_drop, .cancel = &req->cancelled };
+	c->job = (struct pool_job){ .run = call_run, .drop = call_drop, .cancel = &req->cancelled };
 	c->s = s;
 	c->req = req;
 	c->fn = fn;
 	c->started_ms = svc_now_ms();
 	c->deadline_ms = req->msg.timeout_ms > 0 ? c->started_ms + req->msg.timeout_ms : 0;
-	int r = svc_pool_submit(pool, &c->job);
+	int r = pool_submit(pool, &c->job);
 	if (r < 0) {
 		free(c);
 		(void)server_answer(req, r == -EAGAIN ? CRISP_STATUS_RESOURCE_EXHAUSTED :

@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include "common/status.h"
 #include "imaged/svc_config.h"
-#include "imaged/svc_pool.h"
+#include "common/pool.h"
 #include "tests/unit/test_svc_lib.h"
 #include "tests/unit/unit.h"
 
@@ -337,13 +337,13 @@ TEST(svc_config_parse_checks_what_it_uses)
 /* ---- the worker pool ---------------------------------------------------- */
 
 struct job {
-	struct svc_job j;
+	struct pool_job j;
 	atomic_bool cancel;
 	atomic_int *ran, *dropped;
 	bool wait_cancel;
 };
 
-static void job_run(struct svc_job *sj)
+static void job_run(struct pool_job *sj)
 {
 	struct job *j = (struct job *)sj;
 	while (j->wait_cancel && !atomic_load(&j->cancel))
@@ -352,7 +352,7 @@ static void job_run(struct svc_job *sj)
 	free(j);
 }
 
-static void job_drop(struct svc_job *sj)
+static void job_drop(struct pool_job *sj)
 {
 	struct job *j = (struct job *)sj;
 	atomic_fetch_add(j->dropped, 1);
@@ -363,7 +363,7 @@ static struct job *job_new(atomic_int *ran, atomic_int *dropped, bool wait_cance
 {
 	struct job *j = calloc(1, sizeof *j);
 	CHECK(j);
-	j->j = (struct svc_job){ .run = job_run, .drop = job_drop, .cancel = &j->cancel };
+	j->j = (struct pool_job){ .run = job_run, .drop = job_drop, .cancel = &j->cancel };
 	atomic_init(&j->cancel, false);
 	j->ran = ran;
 	j->dropped = dropped;
@@ -371,44 +371,44 @@ static struct job *job_new(atomic_int *ran, atomic_int *dropped, bool wait_cance
 	return j;
 }
 
-TEST(svc_pool_runs_drops_and_cancels)
+TEST(pool_runs_drops_and_cancels)
 {
 	static atomic_int ran, dropped;
-	struct svc_pool *p;
-	CHECK_RC(svc_pool_new("test-pool", 2, 4, &p));
+	struct pool *p;
+	CHECK_RC(pool_new("test-pool", 2, 4, &p));
 	for (int i = 0; i < 4; i++)
-		CHECK_RC(svc_pool_submit(p, &job_new(&ran, &dropped, false)->j));
+		CHECK_RC(pool_submit(p, &job_new(&ran, &dropped, false)->j));
 	for (int i = 0; i < 200 && atomic_load(&ran) < 4; i++)
 		usleep(5000);
 	CHECK(atomic_load(&ran) == 4);
 	/* two that block until cancelled, then a full queue */
-	CHECK_RC(svc_pool_submit(p, &job_new(&ran, &dropped, true)->j));
-	CHECK_RC(svc_pool_submit(p, &job_new(&ran, &dropped, true)->j));
+	CHECK_RC(pool_submit(p, &job_new(&ran, &dropped, true)->j));
+	CHECK_RC(pool_submit(p, &job_new(&ran, &dropped, true)->j));
 	usleep(50000);
 	for (int i = 0; i < 4; i++)
-		CHECK_RC(svc_pool_submit(p, &job_new(&ran, &dropped, false)->j));
+		CHECK_RC(pool_submit(p, &job_new(&ran, &dropped, false)->j));
 	struct job *extra = job_new(&ran, &dropped, false);
-	CHECK(svc_pool_submit(p, &extra->j) == -EAGAIN);
+	CHECK(pool_submit(p, &extra->j) == -EAGAIN);
 	free(extra);
-	svc_pool_free(p);               /* cancels the two, drops the four */
+	pool_free(p);               /* cancels the two, drops the four */
 	CHECK(atomic_load(&ran) == 6 && atomic_load(&dropped) == 4);
-	CHECK(svc_pool_new("x", 0, 1, &p) == -EINVAL);
+	CHECK(pool_new("x", 0, 1, &p) == -EINVAL);
 }
 
-/* After svc_job_done the pool leaves a job's cancel flag alone (a request's
+/* After pool_job_done the pool leaves a job's cancel flag alone (a request's
  * flag is freed with its answer); before it, stopping sets the flag. */
 struct done_job {
-	struct svc_job j;
+	struct pool_job j;
 	atomic_bool flag;
 	atomic_int *touched_after_done;
 	bool call_done;
 };
 
-static void done_job_run(struct svc_job *sj)
+static void done_job_run(struct pool_job *sj)
 {
 	struct done_job *j = (struct done_job *)sj;
 	if (j->call_done) {
-		svc_job_done(&j->j);
+		pool_job_done(&j->j);
 		usleep(300 * 1000);     /* the pool stops meanwhile */
 		if (atomic_load(&j->flag))
 			atomic_fetch_add(j->touched_after_done, 1);
@@ -419,21 +419,21 @@ static void done_job_run(struct svc_job *sj)
 	free(j);
 }
 
-TEST(svc_pool_leaves_the_flag_after_job_done)
+TEST(pool_leaves_the_flag_after_job_done)
 {
 	static atomic_int touched;
-	struct svc_pool *p;
-	CHECK_RC(svc_pool_new("test-pool", 2, 4, &p));
+	struct pool *p;
+	CHECK_RC(pool_new("test-pool", 2, 4, &p));
 	for (int i = 0; i < 2; i++) {
 		struct done_job *j = calloc(1, sizeof *j);
 		CHECK(j);
-		j->j = (struct svc_job){ .run = done_job_run, .drop = NULL, .cancel = &j->flag };
+		j->j = (struct pool_job){ .run = done_job_run, .drop = NULL, .cancel = &j->flag };
 		atomic_init(&j->flag, false);
 		j->touched_after_done = &touched;
 		j->call_done = i == 0;
-		CHECK_RC(svc_pool_submit(p, &j->j));
+		CHECK_RC(pool_submit(p, &j->j));
 	}
 	usleep(100 * 1000);
-	svc_pool_free(p);               /* returns only once the second was cancelled */
+	pool_free(p);               /* returns only once the second was cancelled */
 	CHECK(atomic_load(&touched) == 0);
 }

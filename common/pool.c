@@ -1,8 +1,8 @@
 /*
- * svc_pool: worker threads for imaged's requests (see svc_pool.h). Owns
+ * pool: worker threads for the daemons' requests (see pool.h). Owns
  * the queue, its lock and the threads; knows nothing about what a job does.
- * Must never run a job after svc_pool_free began, nor drop one that runs,
- * nor touch a job's cancel flag once the job said svc_job_done (its
+ * Must never run a job after pool_free began, nor drop one that runs,
+ * nor touch a job's cancel flag once the job said pool_job_done (its
  * request, which holds the flag, may be gone then).
  */
 #include <errno.h>
@@ -11,30 +11,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "imaged/svc_pool.h"
+#include "common/pool.h"
 
 #define POOL_THREADS_MAX 64
 
-struct svc_pool {
+struct pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct svc_job *head, *tail;
+	struct pool_job *head, *tail;
 	unsigned queued, queue_max;
 	bool stopping;
-	struct svc_job *running[POOL_THREADS_MAX];     /* per thread, for cancel */
+	struct pool_job *running[POOL_THREADS_MAX];     /* per thread, for cancel */
 	pthread_t threads[POOL_THREADS_MAX];
 	unsigned n_threads;
 	char name[16];
 };
 
 struct worker_arg {
-	struct svc_pool *p;
+	struct pool *p;
 	unsigned idx;
 };
 
-static struct svc_job *take(struct svc_pool *p)
+static struct pool_job *take(struct pool *p)
 {
-	struct svc_job *j = p->head;
+	struct pool_job *j = p->head;
 	p->head = j->next;
 	if (!p->head)
 		p->tail = NULL;
@@ -46,7 +46,7 @@ static struct svc_job *take(struct svc_pool *p)
 static void *worker(void *data)
 {
 	struct worker_arg a = *(struct worker_arg *)data;
-	struct svc_pool *p = a.p;
+	struct pool *p = a.p;
 	free(data);
 	pthread_setname_np(pthread_self(), p->name);
 	pthread_mutex_lock(&p->lock);
@@ -55,12 +55,12 @@ static void *worker(void *data)
 			pthread_cond_wait(&p->cond, &p->lock);
 		if (p->stopping)
 			break;
-		struct svc_job *j = take(p);
+		struct pool_job *j = take(p);
 		j->pool = p;
 		j->slot = a.idx;
 		p->running[a.idx] = j;
 		pthread_mutex_unlock(&p->lock);
-		j->run(j);      /* frees j (svc_job_done first, if it has a cancel flag) */
+		j->run(j);      /* frees j (pool_job_done first, if it has a cancel flag) */
 		pthread_mutex_lock(&p->lock);
 		p->running[a.idx] = NULL;
 	}
@@ -68,11 +68,11 @@ static void *worker(void *data)
 	return NULL;
 }
 
-int svc_pool_new(const char *name, unsigned n, unsigned queue_max, struct svc_pool **ret)
+int pool_new(const char *name, unsigned n, unsigned queue_max, struct pool **ret)
 {
 	if (n == 0 || n > POOL_THREADS_MAX)
 		return -EINVAL;
-	struct svc_pool *p = calloc(1, sizeof *p);
+	struct pool *p = calloc(1, sizeof *p);
 	if (!p)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
@@ -95,16 +95,16 @@ int svc_pool_new(const char *name, unsigned n, unsigned queue_max, struct svc_po
 		p->n_threads++;
 	}
 	if (r < 0) {
-		svc_pool_free(p);
+		pool_free(p);
 		return r;
 	}
 	*ret = p;
 	return 0;
 }
 
-void svc_job_done(struct svc_job *j)
+void pool_job_done(struct pool_job *j)
 {
-	struct svc_pool *p = j->pool;
+	struct pool *p = j->pool;
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
@@ -113,7 +113,7 @@ void svc_job_done(struct svc_job *j)
 	pthread_mutex_unlock(&p->lock);
 }
 
-int svc_pool_submit(struct svc_pool *p, struct svc_job *j)
+int pool_submit(struct pool *p, struct pool_job *j)
 {
 	int r = 0;
 	pthread_mutex_lock(&p->lock);
@@ -135,13 +135,13 @@ int svc_pool_submit(struct svc_pool *p, struct svc_job *j)
 	return r;
 }
 
-void svc_pool_free(struct svc_pool *p)
+void pool_free(struct pool *p)
 {
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
-	struct svc_job *queued = p->head;
+	struct pool_job *queued = p->head;
 	p->head = p->tail = NULL;
 	p->queued = 0;
 	for (unsigned i = 0; i < p->n_threads; i++)
@@ -150,7 +150,7 @@ void svc_pool_free(struct svc_pool *p)
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	while (queued) {
-		struct svc_job *next = queued->next;
+		struct pool_job *next = queued->next;
 		queued->drop(queued);
 		queued = next;
 	}
