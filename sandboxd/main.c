@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "crisp.pb-c.h"
-#include "sandboxd/cni_status.h"
+#include "sandboxd/cni/status.h"
 
 static int on_network_status(struct server_req *req, void *userdata)
 {

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "sandboxd/cni_status.h"
+#include "sandboxd/cni/status.h"
 #include "tests/unit/unit.h"
 
 struct env {

@@ -1,6 +1,6 @@
 /*
  * cni_status: the pod network's readiness from the CNI configuration
- * (sandboxd/cni_status.h). Picks the file as libcni does: the first name,
+ * (sandboxd/cni/status.h). Picks the file as libcni does: the first name,
  * in byte order, in cni_conf_dir ending in .conf, .conflist or .json (a
  * directory of such a name is skipped). Valid when it is a JSON object of at
  * most CNI_CONF_MAX bytes with a "cniVersion" and a "name", and either a
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "common/fsutil.h"
-#include "sandboxd/cni_status.h"
+#include "sandboxd/cni/status.h"
 
 #define CNI_MAX_PLUGINS 64
 
