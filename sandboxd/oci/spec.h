@@ -34,6 +34,11 @@ struct oci_host {
 	bool systemd_cgroup;            /* cgroups_path is "slice:prefix:name" */
 	bool hugetlb;                   /* a hugetlb controller runc can use */
 	bool rro;                       /* the handler supports the "rro" mount option */
+	bool swap;                      /* the memory controller limits swap
+					 * (memory.memsw.* on v1, memory.swap.max
+					 * on v2): only then is linux.resources.
+					 * memory.swap set (containerd's
+					 * SwapControllerAvailable) */
 	int oom_score_adj_min;          /* sandboxd's own: a lower ask is raised to it
 					 * (no CAP_SYS_RESOURCE: containerd's
 					 * restrict_oom_score_adj) */
