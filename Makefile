@@ -50,7 +50,7 @@ UNIT_O     := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/unit/*.c))
 # the unit tests link every daemon module but the mains
 MODULE_O   := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(foreach d,$(DAEMONS),$(call src_of,$(d)))))
 
-all: $(PROGS:%=$(B)/%) $(HELPERS:%=$(B)/%) $(B)/tests/unit $(B)/systemd/.done
+all: $(PROGS:%=$(B)/%) $(HELPERS:%=$(B)/%) $(B)/tests/unit $(B)/tests/cni-driver $(B)/systemd/.done
 
 .PHONY: all setup check check-unit check-proto check-policy check-integration install clean bench
 
@@ -91,6 +91,12 @@ $(HELPERS:%=$(B)/%): $(B)/%: $$(call helper_objs,$$*) $(B)/libcommon.a
 $(B)/tests/unit: $(UNIT_O) $(MODULE_O) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_O) $(MODULE_O) $(B)/libcommon.a $(PKG_LIBS)
+
+# test-only: sandboxd/cni driven by tests/integration/test_cni.py (never installed)
+CNI_DRIVER_O := $(B)/obj/tests/drivers/cni_driver.o $(patsubst %.c,$(B)/obj/%.o,$(wildcard sandboxd/cni/*.c))
+$(B)/tests/cni-driver: $(CNI_DRIVER_O) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(CNI_DRIVER_O) $(B)/libcommon.a $(PKG_LIBS)
 
 # systemd units, with the install paths filled in (checked by systemd-analyze).
 $(B)/systemd/.done: $(wildcard systemd/*.in)

@@ -35,10 +35,20 @@ struct cni_settings {
 	const char *default_bridge;     /* crisp's default conflist: its bridge */
 	const char *default_subnet;     /* its subnet */
 	const char *ipam_dir;           /* its host-local dataDir */
-	unsigned timeout_ms;            /* one plugin run */
+	unsigned timeout_ms;            /* one plugin run (0: 60 s) */
 };
 
+#define CNI_CONF_MAX (1024u * 1024u)    /* the largest config file read */
+
 struct cni_net;                         /* a loaded network config (immutable) */
+
+/* Which network is in use: the one place that decides it, for cni_net_load
+ * and for the status check (cni/status.h). 1, with the path of the config
+ * file libcni would pick in conf_dir in ret_path; 0 when conf_dir holds no
+ * config file or does not exist (crisp's default conflist is in use);
+ * negative errno when conf_dir cannot be read. */
+int cni_net_pick(const struct cni_settings *s, char *ret_path, size_t len,
+		 struct crisp_error *err);
 
 /* The network to use now: the config file libcni would pick in conf_dir,
  * parsed and checked (every plugin type an executable in bin_dirs), or crisp's

@@ -1,7 +1,8 @@
 /*
- * test_cni_status: sandboxd/cni_status.c against temporary CNI config and
- * plugin directories: which file is picked, what makes it invalid, and the
- * plugin binaries' presence.
+ * test_cni_status: sandboxd/cni/status.c against temporary CNI config and
+ * plugin directories: which file is picked, what makes it invalid, the
+ * plugin binaries' presence, and crisp's default network when there is no
+ * file.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -81,8 +82,10 @@ TEST(cni_status_no_config)
 	struct env e;
 	env_init(&e);
 	struct cni_status st = check(&e);
+	/* no file, and no plugins for crisp's default network either */
 	EXPECT_NOT_READY(st, "no CNI configuration file in");
-	CHECK(st.config_file[0] == '\0');
+	CHECK(strstr(st.message, "CNI plugin \"bridge\"") != NULL);
+	CHECK(st.config_file[0] == '\0' && st.default_network);
 
 	put(e.conf, "README", list_conf, 0644);          /* wrong extension: ignored */
 	char dir[PATH_MAX + 32];
@@ -91,9 +94,62 @@ TEST(cni_status_no_config)
 	st = check(&e);
 	EXPECT_NOT_READY(st, "no CNI configuration file in");
 
+	/* a missing directory holds no file (as libcni sees it) */
 	snprintf(e.conf, sizeof e.conf, "%s/missing", unit_tmpdir());
 	st = check(&e);
+	EXPECT_NOT_READY(st, "no CNI configuration file in");
+
+	/* one that cannot be read is not an empty one */
+	snprintf(e.conf, sizeof e.conf, "%s/net.d/README", unit_tmpdir());
+	st = check(&e);
 	EXPECT_NOT_READY(st, "cannot read the CNI config directory");
+	CHECK(!st.default_network);
+}
+
+static const char *const default_plugins[] = {
+	"bridge", "host-local", "portmap", "bandwidth", "loopback",
+};
+
+TEST(cni_status_default_network)
+{
+	struct env e;
+	env_init(&e);
+	const struct cni_settings s = {
+		.conf_dir = e.conf, .bin_dirs = e.bins, .default_bridge = "crisp0",
+		.default_subnet = "10.67.0.0/16",
+	};
+	struct cni_status st;
+	for (size_t i = 0; i < 5; i++) {
+		/* each one of them missing makes it not ready, naming it */
+		CHECK_RC(cni_status_check_settings(&s, &st));
+		char want[64];
+		snprintf(want, sizeof want, "CNI plugin \"%s\"", default_plugins[i]);
+		EXPECT_NOT_READY(st, want);
+		CHECK(st.default_network && strcmp(st.network_name, "crisp") == 0);
+		put(i % 2 ? e.bin2 : e.bin1, default_plugins[i], "#!/bin/sh\n", 0755);
+	}
+	CHECK_RC(cni_status_check_settings(&s, &st));
+	if (!st.ready)
+		fprintf(stderr, "  %s\n", st.message);
+	CHECK(st.ready && strcmp(st.reason, "") == 0 && st.default_network);
+	CHECK(strcmp(st.message, "crisp default network crisp (bridge crisp0, 10.67.0.0/16)") == 0);
+	CHECK(strcmp(st.network_name, "crisp") == 0 && st.config_file[0] == '\0');
+
+	/* without bridge and subnet (cni_status_check) the same, named shorter */
+	st = check(&e);
+	CHECK(st.ready && st.default_network);
+	CHECK(strcmp(st.message, "crisp default network crisp") == 0);
+
+	/* a configured network always wins, even a broken one */
+	put(e.conf, "99-last.conflist", "{\"cniVersion\": \"1.0.0\"}", 0644);
+	CHECK_RC(cni_status_check_settings(&s, &st));
+	EXPECT_NOT_READY(st, "has no \"name\"");
+	CHECK(!st.default_network && strstr(st.config_file, "99-last.conflist"));
+	put(e.conf, "99-last.conflist", list_conf, 0644);
+	put(e.bin1, "portmap", "#!/bin/sh\n", 0755);
+	CHECK_RC(cni_status_check_settings(&s, &st));
+	CHECK(st.ready && !st.default_network && st.message[0] == '\0');
+	CHECK(strcmp(st.network_name, "podnet") == 0);
 }
 
 TEST(cni_status_first_file_by_name_decides)
