@@ -15,7 +15,10 @@
  * permitted, without which the kernel drops it; a drop removes it again.
  * privileged: every capability in bounding, effective and permitted,
  * whatever add/drop say (containerd applies WithPrivileged after them);
- * the lists are still checked. Never logs.
+ * the lists are still checked. "Every capability" (privileged, and "ALL")
+ * is host->all_caps, sandboxd's own effective set, as containerd uses its
+ * own (cap.Current()): runc fails to start a container asking for one it
+ * lacks (a host without CAP_SYS_RESOURCE, say). Never logs.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -152,10 +155,11 @@ int ocispec_caps(struct ocispec *s, json_object *process)
 			return r;
 	}
 	struct capsets c;
-	uint64_t base = s->privileged ? ALL_CAPS : default_caps;
+	uint64_t all = s->in->host->all_caps ? s->in->host->all_caps & ALL_CAPS : ALL_CAPS;
+	uint64_t base = s->privileged ? all : default_caps;
 	if (!s->privileged) {
 		if (add_all)
-			base = ALL_CAPS;
+			base = all;
 		if (drop_all)
 			base = 0;
 		base |= add;

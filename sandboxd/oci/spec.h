@@ -23,6 +23,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "common/error.h"
 #include "cri.pb-c.h"
@@ -39,6 +40,12 @@ struct oci_host {
 					 * on v2): only then is linux.resources.
 					 * memory.swap set (containerd's
 					 * SwapControllerAvailable) */
+	uint64_t all_caps;              /* what "every capability" is, for a privileged
+					 * container and add_capabilities "ALL": the
+					 * effective set of sandboxd itself (bit n:
+					 * capability n; containerd's cap.Current()),
+					 * since runc cannot grant one it lacks;
+					 * 0: every capability runc 1.1 knows */
 	int oom_score_adj_min;          /* sandboxd's own: a lower ask is raised to it
 					 * (no CAP_SYS_RESOURCE: containerd's
 					 * restrict_oom_score_adj) */

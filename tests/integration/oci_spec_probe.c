@@ -12,7 +12,7 @@
  *     [--id ID] [--pod-id ID] [--cgroups-path P] [--cgroup-v2] [--hugetlb]
  *     [--rro] [--swap] [--oom-min N] [--net-ns P] [--ipc-ns P] [--uts-ns P]
  *     [--pid-init PID] [--hostname-file P] [--hosts-file P] [--resolv-file P]
- *     [--shm DIR] [--image-mount-dir INDEX=DIR]...
+ *     [--shm DIR] [--image-mount-dir INDEX=DIR]... [--all-caps HEX]
  *
  * F: a runtime.v1.ContainerConfig, a runtime.v1.PodSandboxConfig, a
  * crisp.ImageRuntimeConfig, in protobuf's binary form.
@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 {
 	enum { O_CONTAINER = 256, O_POD, O_IMAGE, O_ROOTFS, O_BUNDLE, O_ID, O_POD_ID, O_CGPATH,
 	       O_V2, O_HUGETLB, O_RRO, O_SWAP, O_OOM_MIN, O_NETNS, O_IPCNS, O_UTSNS, O_PIDINIT,
-	       O_HOSTNAME, O_HOSTS, O_RESOLV, O_SHM, O_IMGDIR };
+	       O_HOSTNAME, O_HOSTS, O_RESOLV, O_SHM, O_IMGDIR, O_ALLCAPS };
 	static const struct option opts[] = {
 		{ "container", 1, NULL, O_CONTAINER }, { "pod", 1, NULL, O_POD },
 		{ "image", 1, NULL, O_IMAGE }, { "rootfs", 1, NULL, O_ROOTFS },
@@ -89,6 +89,7 @@ int main(int argc, char **argv)
 		{ "pid-init", 1, NULL, O_PIDINIT }, { "hostname-file", 1, NULL, O_HOSTNAME },
 		{ "hosts-file", 1, NULL, O_HOSTS }, { "resolv-file", 1, NULL, O_RESOLV },
 		{ "shm", 1, NULL, O_SHM }, { "image-mount-dir", 1, NULL, O_IMGDIR },
+		{ "all-caps", 1, NULL, O_ALLCAPS },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *container = NULL, *pod_file = NULL, *image_file = NULL, *bundle = NULL;
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
 		case O_HOSTS: pod.hosts_path = optarg; break;
 		case O_RESOLV: pod.resolv_path = optarg; break;
 		case O_SHM: pod.shm_path = optarg; break;
+		case O_ALLCAPS: host.all_caps = strtoull(optarg, NULL, 16); break;
 		case O_IMGDIR: {
 			char *eq = strchr(optarg, '=');
 			int i = atoi(optarg);

@@ -182,11 +182,17 @@ def pod_config(env, **kw):
         hostname="pod1", **kw)
 
 
+def own_caps():
+    """Our effective capabilities, as sandboxd passes its own."""
+    with open("/proc/self/status") as f:
+        return int(status_field(f.read(), "CapEff"), 16)
+
+
 def host_pod_args(env, files, cgroup):
     """The pod's files, its namespaces the host's (host network, IPC, UTS)."""
     return ["--hostname-file", files["hostname"], "--hosts-file", files["hosts"],
             "--resolv-file", files["resolv.conf"], "--shm", files["shm"],
-            "--cgroups-path", cgroup]
+            "--cgroups-path", cgroup, "--all-caps", "%x" % own_caps()]
 
 
 def status_field(out, name):
@@ -211,7 +217,7 @@ def test_runc_runs_the_default_spec(env, cgroup_path):
               "echo PATHV=$PATH; echo FOO=$FOO; echo ETCHOST=$(cat /etc/hostname); "
               "echo RESOLV=$(cat /etc/resolv.conf); echo MASKED=$(wc -c < /proc/timer_list); "
               "if echo 1 > /proc/sys/kernel/shm_rmid_forced; then echo SYSRO=no; else echo SYSRO=yes; fi; "
-              "if touch /sys/x 2>/dev/null; then echo SYSFS=rw; else echo SYSFS=ro; fi; "
+              "echo SYSFS=$(awk '$2 == \"/sys\" {print $4}' /proc/self/mounts | cut -d, -f1); "
               "echo SHM=$(awk '$2 == \"/dev/shm\" {print $4}' /proc/self/mounts); "
               "echo OOM=$(cat /proc/self/oom_score_adj); "
               "echo NULLDEV=$(ls -l /dev/null | cut -c1); "
@@ -308,6 +314,65 @@ def test_runc_mounts_and_readonly_rootfs(env, cgroup_path):
     assert v["VOL"] == "/var/vol"
     with open(os.path.join(rw, "out")) as f:
         assert f.read() == "written\n"
+
+
+def test_runc_recursive_read_only(env, cgroup_path):
+    """critest's RRO case: a read-only mount whose tmpfs submount is
+    read-only too only with rro."""
+    files = env.pod_files()
+    host = env.new_dir("rro")
+    sub = os.path.join(host, "tmpfs")
+    os.makedirs(sub)
+    subprocess.run(["mount", "-t", "tmpfs", "none", sub], check=True, timeout=30)
+    try:
+        script = ("if touch /mnt/tmpfs/x 2>/dev/null; then echo SUB=rw; else echo SUB=ro; fi; "
+                  "if touch /mnt/y 2>/dev/null; then echo TOP=rw; else echo TOP=ro; fi")
+        for rro, want in ((False, "rw"), (True, "ro")):
+            m = env.cri.Mount(container_path="/mnt", host_path=host, readonly=True,
+                              recursive_read_only=rro, selinux_relabel=True)
+            res, bundle, _ = env.build(container(env, script, mounts=[m]), pod_config(env), None,
+                                       host_pod_args(env, files, cgroup_path) + ["--rro"])
+            assert res["ok"], res
+            rc, out, err = env.run(bundle)
+            assert rc == 0, (out, err)
+            v = kv_lines(out)
+            assert (v["TOP"], v["SUB"]) == ("ro", want), (rro, out)
+    finally:
+        subprocess.run(["umount", sub], capture_output=True, timeout=30)
+
+
+def test_runc_privileged_bidirectional_mount(env, cgroup_path):
+    """A privileged container (every capability, the host's devices) mounts
+    a tmpfs inside a PROPAGATION_BIDIRECTIONAL mount: the host sees it. The
+    host dir is made a shared mount first (else: FAILED_PRECONDITION)."""
+    files = env.pod_files()
+    host = env.new_dir("shared")
+    sc = env.cri.LinuxContainerSecurityContext(privileged=True)
+    pod_sc = env.cri.LinuxSandboxSecurityContext(privileged=True)
+    pod = pod_config(env, linux=env.cri.LinuxPodSandboxConfig(security_context=pod_sc))
+    m = env.cri.Mount(container_path="/prop", host_path=host,
+                      propagation=env.cri.PROPAGATION_BIDIRECTIONAL)
+    script = ("mkdir /prop/sub && mount -t tmpfs -o size=1m crisp-prop /prop/sub && echo MOUNTED=$?; "
+              "echo SYS=$(awk '$2 == \"/sys\" {print $4}' /proc/self/mounts | cut -d, -f1); "
+              "echo NULL=$(ls -l /dev/null | cut -c1); cat /proc/self/status")
+    cfg = container(env, script, mounts=[m], linux=env.cri.LinuxContainerConfig(security_context=sc))
+    res, _, _ = env.build(cfg, pod, None, host_pod_args(env, files, cgroup_path))
+    assert not res["ok"] and res["code"] == 9 and "not a shared mount" in res["message"], res
+    subprocess.run(["mount", "--bind", host, host], check=True, timeout=30)
+    try:
+        subprocess.run(["mount", "--make-shared", host], check=True, timeout=30)
+        res, bundle, _ = env.build(cfg, pod, None, host_pod_args(env, files, cgroup_path))
+        assert res["ok"], res
+        rc, out, err = env.run(bundle)
+        assert rc == 0, (out, err)
+        v = kv_lines(out)
+        assert v["MOUNTED"] == "0" and v["NULL"] == "c" and v["SYS"] == "rw"
+        assert int(status_field(out, "CapEff"), 16) == own_caps() & ((1 << 41) - 1)
+        with open("/proc/self/mountinfo") as f:
+            assert any(l.split()[4] == os.path.join(host, "sub") for l in f), \
+                "the container's mount did not reach the host"
+    finally:
+        subprocess.run(["umount", "-R", "-l", host], capture_output=True, timeout=30)
 
 
 class Pins:

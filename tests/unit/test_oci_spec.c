@@ -366,7 +366,23 @@ TEST(oci_spec_privileged)
 	CHECK(arr_len(t_get(&t, "linux.resources.devices")) == 1);
 	CHECK(json_object_get_boolean(t_get(&t, "linux.resources.devices[0].allow")));
 	STR_EQ(t_str(&t, "linux.resources.devices[0].access"), "rwm");
-	/* not privileged again: still checked */
+	/* "every capability" is what sandboxd has (here: all but SYS_RESOURCE, 24) */
+	t.host.all_caps = ((1ULL << 41) - 1) & ~(1ULL << 24);
+	BUILD_OK(&t);
+	b = t_get(&t, "process.capabilities.bounding");
+	CHECK(arr_len(b) == 40 && !t_has_str(b, "CAP_SYS_RESOURCE") && t_has_str(b, "CAP_BPF"));
+	t.sc.privileged = 0;
+	char *all[] = { "ALL" };
+	t.caps.add_capabilities = all;
+	t.caps.n_add_capabilities = 1;
+	t.caps.n_drop_capabilities = 0;
+	BUILD_OK(&t);
+	b = t_get(&t, "process.capabilities.effective");
+	CHECK(arr_len(b) == 40 && !t_has_str(b, "CAP_SYS_RESOURCE"));
+	t.sc.privileged = 1;
+	t.caps.n_add_capabilities = 0;
+	t.caps.n_drop_capabilities = 1;
+	/* still checked */
 	char *bad[] = { "BOGUS" };
 	t.caps.drop_capabilities = bad;
 	EXPECT_ERR(&t, t_build(&t), INVALID, "drop_capabilities[0]");
