@@ -27,9 +27,10 @@
 static const char *const ns_names[] = { "net", "ipc", "uts" };
 static const int ns_flags[] = { CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS };
 
-static void child(int flags, const char *hostname, int ready, int go)
+static void child(int flags, const char *hostname, int ready, int go, int go_w)
 {
 	char c = 0;
+	close(go_w);            /* or our copy would keep the pipe from EOF */
 	if (unshare(flags) < 0)
 		_exit(1);
 	if ((flags & CLONE_NEWUTS) && hostname && sethostname(hostname, strlen(hostname)) < 0)
@@ -73,7 +74,7 @@ int pod_ns_create(const char *nsdir, const bool want[3], const char *hostname,
 	}
 	pid_t pid = fork();
 	if (pid == 0)
-		child(flags, hostname, ready[1], go[0]);
+		child(flags, hostname, ready[1], go[0], go[1]);
 	close(ready[1]);
 	close(go[0]);
 	if (pid < 0) {

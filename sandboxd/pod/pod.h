@@ -51,6 +51,9 @@ struct pod_ns_mode {
 void pod_ns_mode(const Runtime__V1__PodSandboxConfig *cfg, struct pod_ns_mode *ret);
 /* The pod's cgroup path ("" parent resolved as cgroup_pod_path does). */
 const char *pod_cgroup(const struct pod *p);
+/* pod-init's cgroup (a leaf below the pod's), and its removal. */
+void pod_init_cgroup(const struct pod *p, char *buf, size_t len);
+int pod_init_cgroup_remove(struct sbx *s, const struct pod *p);
 
 /* run.c */
 int pod_run(struct sbx *s, const Runtime__V1__RunPodSandboxRequest *rq,

@@ -23,7 +23,10 @@ void pod_ns_mode(const Runtime__V1__PodSandboxConfig *cfg, struct pod_ns_mode *r
 {
 	const Runtime__V1__NamespaceOption *o = cfg->linux && cfg->linux->security_context ?
 		cfg->linux->security_context->namespace_options : NULL;
-	*ret = (struct pod_ns_mode){ 0 };
+	/* absent options are the zero values: network and IPC POD, and pid POD
+	 * too (one PID namespace for the pod, as with containerd's pause);
+	 * kubelet says CONTAINER for the usual pod */
+	*ret = (struct pod_ns_mode){ .pod_pid = true };
 	if (!o)
 		return;
 	ret->host_net = o->network == RUNTIME__V1__NAMESPACE_MODE__NODE;
@@ -35,6 +38,22 @@ void pod_ns_mode(const Runtime__V1__PodSandboxConfig *cfg, struct pod_ns_mode *r
 const char *pod_cgroup(const struct pod *p)
 {
 	return p->cgroup_parent ? p->cgroup_parent : "";
+}
+
+/* pod-init's own cgroup below the pod's: a leaf, so that on cgroup v2 the
+ * pod's cgroup may still enable controllers for its containers. */
+void pod_init_cgroup(const struct pod *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/crisp-pod-init", strcmp(pod_cgroup(p), "/") ? pod_cgroup(p) : "");
+}
+
+int pod_init_cgroup_remove(struct sbx *s, const struct pod *p)
+{
+	char cg[1024];
+	if (s->cg.systemd)
+		return 0;
+	pod_init_cgroup(p, cg, sizeof cg);
+	return cgroup_remove(&s->cg, cg);
 }
 
 Runtime__V1__PodSandboxState pod_cri_state(enum pod_state st)
@@ -178,8 +197,7 @@ static int make(struct sbx *s, struct pod *p, const char *hostname, struct crisp
 		char paths[3][PATH_MAX], cg[1024];
 		const char *nsp[3];
 		ns_paths(s, p, paths, nsp);
-		snprintf(cg, sizeof cg, "%s/crisp-pod-init", strcmp(pod_cgroup(p), "/") ?
-			 pod_cgroup(p) : "");
+		pod_init_cgroup(p, cg, sizeof cg);
 		if (!s->cg.systemd && (r = cgroup_make(&s->cg, cg)) < 0)
 			return crisp_fail_errno(err, r, "making cgroup %s", cg);
 		pid_t pid = 0;

@@ -98,6 +98,8 @@ int pod_teardown(struct sbx *s, struct pod *p, bool remove, struct crisp_error *
 	if (p->init_pid) {
 		if ((r = pod_init_stop(p->init_pid, p->init_start)) < 0)
 			return crisp_fail_errno(err, r, "stopping pod-init %d", (int)p->init_pid);
+		if ((r = pod_init_cgroup_remove(s, p)) < 0)
+			return crisp_fail_errno(err, r, "removing pod-init's cgroup");
 		state_lock(s->st);
 		p->init_pid = 0;
 		p->init_start = 0;
