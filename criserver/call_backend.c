@@ -11,6 +11,9 @@
  * stream, the final answer ends it; for a unary call the final answer is the
  * response. A daemon's error status and text reach the client unchanged.
  *
+ * cri_forward_checked puts a request check (check.h) in front of it: a
+ * request that fails its check never reaches the daemon.
+ *
  * Must never let the callback see a freed call: the call is held across the
  * hand-off.
  */
@@ -18,6 +21,7 @@
 #include <string.h>
 
 #include "common/status.h"
+#include "criserver/check.h"
 #include "criserver/criserver.h"
 
 static void cancel_hook(void *obj, uint64_t id)
@@ -92,4 +96,16 @@ void cri_forward(struct rpc *r, struct backend *b, uint32_t type, const Protobuf
 	else if (e < 0)
 		rpc_finish_status(r, GRPC_STATUS_INTERNAL, "asking %s: %s", backend_name(b),
 				  strerror(-e));
+}
+
+void cri_forward_checked(struct rpc *r, struct backend *b, cri_check_fn check, uint32_t type,
+			 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *answer_desc)
+{
+	char err[CHECK_ERR_MAX];
+
+	if (check(req, err, sizeof err) < 0) {
+		rpc_finish_status(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
+		return;
+	}
+	cri_forward(r, b, type, req, answer_desc);
 }

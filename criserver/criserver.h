@@ -40,6 +40,23 @@ void cri_list_images(struct rpc *r, const ProtobufCMessage *req, void *userdata)
 void cri_stream_images(struct rpc *r, const ProtobufCMessage *req, void *userdata);
 void cri_image_fs_info(struct rpc *r, const ProtobufCMessage *req, void *userdata);
 
+/* pods.c: the pod sandboxes, checked here (check.h) and served by sandboxd. */
+void cri_run_pod_sandbox(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_stop_pod_sandbox(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_remove_pod_sandbox(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_pod_sandbox_status(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_list_pod_sandbox(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+
+/* containers.c: the containers, checked here (check.h) and served by sandboxd. */
+void cri_create_container(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_start_container(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_stop_container(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_remove_container(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_container_status(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_list_containers(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_reopen_container_log(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+void cri_exec_sync(struct rpc *r, const ProtobufCMessage *req, void *userdata);
+
 /* call_backend.c: ask daemon b on behalf of CRI call r (see there). */
 int cri_ask(struct rpc *r, struct backend *b, uint32_t type, const ProtobufCMessage *req,
 	    const ProtobufCMessageDescriptor *answer_desc, backend_cb cb, void *ctx);
@@ -48,3 +65,8 @@ int cri_ask(struct rpc *r, struct backend *b, uint32_t type, const ProtobufCMess
  * answer, or its streamed answers as the call's stream. Finishes r. */
 void cri_forward(struct rpc *r, struct backend *b, uint32_t type, const ProtobufCMessage *req,
 		 const ProtobufCMessageDescriptor *answer_desc);
+/* A request check (check.h): 0, or -EINVAL with the reason in err. */
+typedef int (*cri_check_fn)(const ProtobufCMessage *req, char *err, size_t len);
+/* cri_forward after check passed; INVALID_ARGUMENT with its reason if not. */
+void cri_forward_checked(struct rpc *r, struct backend *b, cri_check_fn check, uint32_t type,
+			 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *answer_desc);

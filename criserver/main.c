@@ -9,7 +9,8 @@
  *                thread grpc starts inherits it
  *   start        grpc (rpc_server.c), the threads that connect to imaged,
  *                sandboxd and streamd (backend.c), accepting on the CRI
- *                socket from the main loop
+ *                socket and the connections' handshakes from the main loop,
+ *                and its tick (cri_socket.c)
  *   SIGTERM      stop accepting, fail what waits on the daemons, cancel
  *                the calls, destroy grpc, exit 0
  * Must never parse anything while root: it only makes a socket there.
@@ -54,6 +55,12 @@ static int backends_new(struct criserver *cs)
 	return 0;
 }
 
+static int add_conn(int fd, void *data)
+{
+	struct criserver *cs = data;
+	return rpc_server_add_fd(cs->rpc, fd);
+}
+
 static int criserver_init(struct daemon_ctx *d)
 {
 	struct timespec now;
@@ -67,9 +74,16 @@ static int criserver_init(struct daemon_ctx *d)
 	int r = backends_new(cs);
 	if (r < 0)
 		return r;
-	if (d->cfg.max_connections == 0)
-		return log_error_errno(-EINVAL, "api.max_connections must be at least 1");
-	return cri_socket_open(d->cfg.listen, d->cfg.max_connections, &cs->sock);
+	if (d->cfg.max_connections == 0 || d->cfg.handshake_timeout == 0)
+		return log_error_errno(-EINVAL, "api.max_connections and api.handshake_timeout "
+				       "must be at least 1");
+	struct cri_socket_opts so = {
+		.max_conns = d->cfg.max_connections,
+		.handshake_ms = (int64_t)d->cfg.handshake_timeout * 1000,
+		.add = add_conn,
+		.data = cs,
+	};
+	return cri_socket_open(d->cfg.listen, &so, &cs->sock);
 }
 
 static void criserver_privdrop(struct daemon_ctx *d, struct privdrop *ret)
@@ -84,21 +98,22 @@ static void criserver_privdrop(struct daemon_ctx *d, struct privdrop *ret)
 	};
 }
 
-static int add_conn(int fd, void *data)
-{
-	struct criserver *cs = data;
-	return rpc_server_add_fd(cs->rpc, fd);
-}
-
 static int on_cri_socket(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct criserver *cs = data;
-	int r = cri_socket_accept(cs->sock, add_conn, cs);
+	int r = cri_socket_process(cs->sock);
 	if (r < 0) {
 		/* EMFILE and the like: log (done), keep going */
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	return 0;
+}
+
+static int on_tick(struct loop *l, void *data)
+{
+	struct criserver *cs = data;
+	cri_socket_tick(cs->sock);
 	return 0;
 }
 
@@ -113,6 +128,11 @@ static int criserver_start(struct daemon_ctx *d)
 	o.max_msg_size = d->cfg.max_msg_size;
 	o.workers = CRI_WORKERS;
 	o.max_calls = CRI_MAX_CALLS;
+	o.default_timeout_ms = (int64_t)d->cfg.max_call_timeout * 1000;
+	o.max_idle_ms = (int64_t)d->cfg.idle_timeout * 1000;
+	o.conn_call_start = cri_socket_call_start;
+	o.conn_call_end = cri_socket_call_end;
+	o.conn_data = cs->sock;
 	r = rpc_server_new(&o, &cs->rpc);
 	if (r < 0)
 		return log_error_errno(r, "gRPC server: %m");
@@ -122,10 +142,16 @@ static int criserver_start(struct daemon_ctx *d)
 			return log_error_errno(r, "thread for %s: %m", backend_name(cs->backends[i]));
 	}
 	r = loop_add_fd(d->loop, cri_socket_fd(cs->sock), EPOLLIN, on_cri_socket, cs, NULL);
+	if (r >= 0)
+		r = loop_add_timer(d->loop, (uint64_t)cri_socket_tick_ms(cs->sock), 1, on_tick, cs,
+				   NULL);
 	if (r < 0)
 		return log_error_errno(r, "watch the CRI socket: %m");
-	log_info("serving the CRI on %s (max message %llu bytes, %u connections)",
-		 d->cfg.listen, (unsigned long long)d->cfg.max_msg_size, d->cfg.max_connections);
+	log_info("serving the CRI on %s (max message %llu bytes, %u connections; closed when "
+		 "idle %u s or without an HTTP/2 preface in %u s; calls without a deadline end "
+		 "at %u s)", d->cfg.listen, (unsigned long long)d->cfg.max_msg_size,
+		 d->cfg.max_connections, d->cfg.idle_timeout, d->cfg.handshake_timeout,
+		 d->cfg.max_call_timeout);
 	return 0;
 }
 

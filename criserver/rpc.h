@@ -13,6 +13,20 @@
  * likes, from any thread (rpc_finish*, rpc_send for streams). grpc enforces
  * the message size cap both ways (RESOURCE_EXHAUSTED).
  *
+ * A call that comes without a deadline gets one (default_timeout_ms after it
+ * started; a handler may raise it, rpc_default_deadline_at_least): handlers
+ * see its time left in rpc_timeout_ms like a client's own deadline, and when
+ * it passes the server's deadline thread ends the call DEADLINE_EXCEEDED
+ * (the cancel hook runs, as for a client's deadline).
+ *
+ * Connections: a connection with no call in flight for max_idle_ms is closed
+ * by grpc itself (GRPC_ARG_MAX_CONNECTION_IDLE_MS, which holds for channels
+ * added from an fd: its filter is in every server channel stack; grpc checks
+ * once per max_idle_ms, so the close comes between one and two max_idle_ms
+ * after the last call, with a GOAWAY first). Which connection a call came
+ * on is told to conn_call_start/conn_call_end (rpc_call.c: the peer grpc
+ * gives a transport added from fd N is "fd:N").
+ *
  * Must never: let a handler block a worker on a daemon (handlers hand off and
  * answer later), start a second send on a call while one is in flight (sends
  * are queued), or log a request's contents (they may hold credentials).
@@ -45,6 +59,14 @@ struct rpc_server_opts {
 	uint64_t max_msg_size;          /* bytes, both ways */
 	unsigned workers;               /* completion queue threads */
 	unsigned max_calls;             /* calls at once; more answer RESOURCE_EXHAUSTED */
+	int64_t default_timeout_ms;     /* the deadline of a call without one; 0: none */
+	int64_t max_idle_ms;            /* close a connection idle this long; 0: never */
+	/* Told when a call starts on the connection that was handed over as fd
+	 * (-1: not known) and when it ends, with what start returned. Any
+	 * thread; may be NULL. */
+	uint64_t (*conn_call_start)(void *conn_data, int fd);
+	void (*conn_call_end)(void *conn_data, uint64_t token);
+	void *conn_data;
 };
 
 /* grpc_init, the server and its threads: call after the privilege drop. */
@@ -61,8 +83,13 @@ unsigned rpc_server_calls(struct rpc_server *s);
 /* The handler's side of one call. */
 const char *rpc_name(const struct rpc *r);      /* "runtime.v1.RuntimeService/Version" */
 bool rpc_streaming(const struct rpc *r);        /* a server stream */
-/* Time left before the call's deadline in ms (>= 1), or 0 when it has none. */
+/* Time left before the call's deadline in ms (>= 1), or 0 when it has none
+ * (neither its own nor the server's default). */
 int64_t rpc_timeout_ms(const struct rpc *r);
+/* A call that came without a deadline: let the one the server gave it end
+ * no sooner than ms after the call started. No effect on a call with its
+ * own deadline. */
+void rpc_default_deadline_at_least(struct rpc *r, int64_t ms);
 /* The client cancelled, the deadline passed or the connection went away. */
 bool rpc_cancelled(struct rpc *r);
 

@@ -6,6 +6,11 @@
  *   handler's messages and status queued and sent one batch at a time (grpc
  *   allows one send in flight per call) -> freed with its last reference.
  *
+ * When a call is taken, the owner of the connections is told which one it
+ * came on (grpc's peer for a transport added from fd N is "fd:N"), and told
+ * again when the call is freed; a call without a deadline gets the server's
+ * default one (rpc_deadline.c).
+ *
  * References: one for the handler (taken with the call, dropped when it
  * finishes), one per batch in flight, and rpc_ref()s.
  *
@@ -17,6 +22,7 @@
  * reference it holds; never start a batch on a call whose send failed.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +32,7 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/slice.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
 #include "common/log.h"
@@ -41,13 +48,6 @@ static void on_new(struct cq_tag *t, bool ok);
 static void on_recv(struct cq_tag *t, bool ok);
 static void on_send(struct cq_tag *t, bool ok);
 static void on_close(struct cq_tag *t, bool ok);
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *code_name(grpc_status_code c)
 {
@@ -103,6 +103,11 @@ static void rpc_free(struct rpc *r)
 	struct rpc_server *s = r->srv;
 	bool counted = r->counted;
 
+	pthread_mutex_lock(&s->lock);   /* first: the deadline thread may look at r */
+	rpc_deadline_unlink(s, r);
+	pthread_mutex_unlock(&s->lock);
+	if (r->conn_token && s->opts.conn_call_end)
+		s->opts.conn_call_end(s->opts.conn_data, r->conn_token);
 	out_drop(r);
 	if (r->req)
 		protobuf_c_message_free_unpacked(r->req, NULL);
@@ -305,7 +310,7 @@ static void finish(struct rpc *r, grpc_byte_buffer *bb, size_t bytes, grpc_statu
 	int level = !gone && (code == GRPC_STATUS_INTERNAL || code == GRPC_STATUS_UNKNOWN ||
 			      code == GRPC_STATUS_DATA_LOSS) ? LOG_WARN : LOG_DEBUG;
 	log_msg(level, "%s: %s%s%s (%lld ms)%s", r->name, code_name(code), details ? ": " : "",
-		details ? details : "", (long long)(mono_ms() - r->start_ms),
+		details ? details : "", (long long)(rpc_mono_ms() - r->start_ms),
 		gone ? ", not sent: the call is over" : "");
 	rpc_unref(r);
 	return;
@@ -439,14 +444,71 @@ bool rpc_streaming(const struct rpc *r)
 	return r->method && r->method->server_streaming;
 }
 
-int64_t rpc_timeout_ms(const struct rpc *r)
+static bool has_deadline(const struct rpc *r)
 {
 	gpr_timespec d = gpr_convert_clock_type(r->details.deadline, GPR_CLOCK_MONOTONIC);
-	if (gpr_time_cmp(d, gpr_inf_future(GPR_CLOCK_MONOTONIC)) >= 0)
-		return 0;
-	gpr_timespec left = gpr_time_sub(d, gpr_now(GPR_CLOCK_MONOTONIC));
-	int64_t ms = (int64_t)left.tv_sec * 1000 + left.tv_nsec / 1000000;
+	return gpr_time_cmp(d, gpr_inf_future(GPR_CLOCK_MONOTONIC)) < 0;
+}
+
+int64_t rpc_timeout_ms(const struct rpc *r)
+{
+	int64_t ms;
+
+	if (has_deadline(r)) {
+		gpr_timespec d = gpr_convert_clock_type(r->details.deadline, GPR_CLOCK_MONOTONIC);
+		gpr_timespec left = gpr_time_sub(d, gpr_now(GPR_CLOCK_MONOTONIC));
+		ms = (int64_t)left.tv_sec * 1000 + left.tv_nsec / 1000000;
+	} else {
+		pthread_mutex_lock(&r->srv->lock);
+		int64_t given = r->default_deadline_ms;
+		pthread_mutex_unlock(&r->srv->lock);
+		if (given == 0)
+			return 0;
+		ms = given - rpc_mono_ms();
+	}
 	return ms < 1 ? 1 : ms;
+}
+
+void rpc_default_deadline_at_least(struct rpc *r, int64_t ms)
+{
+	struct rpc_server *s = r->srv;
+
+	pthread_mutex_lock(&s->lock);
+	if (r->default_deadline_ms && ms > 0 && r->start_ms + ms > r->default_deadline_ms)
+		r->default_deadline_ms = r->start_ms + ms;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The fd of grpc's peer text "fd:N" (a transport added from fd N), or -1. */
+static int peer_fd(const char *peer)
+{
+	char *end;
+	long n;
+
+	if (!peer || strncmp(peer, "fd:", 3) != 0 || peer[3] < '0' || peer[3] > '9')
+		return -1;
+	errno = 0;
+	n = strtol(peer + 3, &end, 10);
+	if (errno || *end || n > INT_MAX)
+		return -1;
+	return (int)n;
+}
+
+/* Tell the owner of the connections which one this call came on. */
+static void conn_call_start(struct rpc *r)
+{
+	struct rpc_server *s = r->srv;
+	char *peer;
+
+	if (!s->opts.conn_call_start)
+		return;
+	peer = grpc_call_get_peer(r->call);
+	int fd = peer_fd(peer);
+	if (fd < 0)
+		log_debug("%s: a call from peer \"%s\", not an fd criserver handed over", r->name,
+			  peer ? peer : "");
+	gpr_free(peer);
+	r->conn_token = s->opts.conn_call_start(s->opts.conn_data, fd);
 }
 
 /* The method's path without its '/', printable, for messages and logs. */
@@ -577,12 +639,17 @@ static void on_new(struct cq_tag *t, bool ok)
 		rpc_unref(r);
 		return;
 	}
-	r->start_ms = mono_ms();
+	r->start_ms = rpc_mono_ms();
 	set_name(r);
+	conn_call_start(r);
 	pthread_mutex_lock(&s->lock);
 	bool down = s->shutting_down;
 	bool over = ++s->calls > s->opts.max_calls;
 	r->counted = true;
+	if (s->opts.default_timeout_ms > 0 && !has_deadline(r)) {
+		r->default_deadline_ms = r->start_ms + s->opts.default_timeout_ms;
+		rpc_deadline_link(s, r);
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (!down && rpc_call_post(s) < 0)
 		log_error("could not wait for more calls");

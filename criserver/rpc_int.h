@@ -35,6 +35,14 @@ struct rpc_server {
 	bool shutdown_done;
 	bool drained;
 	struct cq_tag tag_shutdown;
+
+	/* calls with a deadline the server gave them (opts.default_timeout_ms),
+	 * watched by the deadline thread; s->lock */
+	struct rpc *dl_head;
+	pthread_t dl_thread;
+	pthread_cond_t dl_cond;         /* CLOCK_MONOTONIC: the list or stop changed */
+	bool dl_started;
+	bool dl_stop;
 };
 
 /* Something queued to send: a message (bb) or, last, the status. */
@@ -60,6 +68,10 @@ struct rpc {
 	grpc_byte_buffer *recv_bb;
 	int close_cancelled;            /* GRPC_OP_RECV_CLOSE_ON_SERVER's answer */
 	int64_t start_ms;
+	int64_t default_deadline_ms;    /* CLOCK_MONOTONIC; 0: none given (s->lock) */
+	struct rpc *dl_prev, *dl_next;  /* in srv->dl_head while it has one */
+	bool dl_linked;
+	uint64_t conn_token;            /* from opts.conn_call_start */
 
 	bool counted;                   /* in srv->calls */
 	bool cancelled;
@@ -84,3 +96,10 @@ struct rpc {
 int rpc_call_post(struct rpc_server *s);        /* wait for one more call */
 /* rpc_server.c */
 void rpc_server_call_gone(struct rpc_server *s, bool counted);
+/* rpc_deadline.c: the deadline thread and its list (s->lock held for
+ * link/unlink). */
+int rpc_deadline_start(struct rpc_server *s);
+void rpc_deadline_stop(struct rpc_server *s);
+void rpc_deadline_link(struct rpc_server *s, struct rpc *r);
+void rpc_deadline_unlink(struct rpc_server *s, struct rpc *r);
+int64_t rpc_mono_ms(void);

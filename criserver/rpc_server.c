@@ -1,7 +1,8 @@
 /*
  * rpc_server: the grpc core server of criserver (see rpc.h): grpc_init, the
- * server with its channel arguments (message size caps), one completion
- * queue and its worker threads, connections handed over as fds, and the
+ * server with its channel arguments (message size caps, the idle limit of a
+ * connection), one completion queue and its worker threads, the deadline
+ * thread (rpc_deadline.c), connections handed over as fds, and the
  * shutdown (stop, cancel every call, wait for them, destroy). grpc's own log
  * lines are routed into ours. Per-call work is in rpc_call.c.
  *
@@ -71,6 +72,7 @@ void rpc_server_call_gone(struct rpc_server *s, bool counted)
 static grpc_server *server_create(const struct rpc_server_opts *o)
 {
 	int max = o->max_msg_size > INT_MAX ? INT_MAX : (int)o->max_msg_size;
+	int idle = o->max_idle_ms > INT_MAX ? INT_MAX : (int)o->max_idle_ms;
 	grpc_arg args[] = {
 		{ .type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
 		  .value.integer = max },
@@ -80,8 +82,12 @@ static grpc_server *server_create(const struct rpc_server_opts *o)
 		  .value.integer = RPC_STREAMS_PER_CONN },
 		{ .type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_ENABLE_CHANNELZ,
 		  .value.integer = 0 },
+		/* last: only when set */
+		{ .type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+		  .value.integer = idle },
 	};
-	grpc_channel_args ca = { .num_args = sizeof args / sizeof args[0], .args = args };
+	size_t n = sizeof args / sizeof args[0];
+	grpc_channel_args ca = { .num_args = idle > 0 ? n : n - 1, .args = args };
 	return grpc_server_create(&ca, NULL);
 }
 
@@ -113,6 +119,11 @@ int rpc_server_new(const struct rpc_server_opts *o, struct rpc_server **ret)
 	s->tag_shutdown.fn = on_shutdown;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->dl_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	gpr_set_log_function(grpc_log_cb);
 	gpr_set_log_verbosity(log_get_level() >= LOG_DEBUG ? GPR_LOG_SEVERITY_INFO :
 			      GPR_LOG_SEVERITY_ERROR);
@@ -125,6 +136,8 @@ int rpc_server_new(const struct rpc_server_opts *o, struct rpc_server **ret)
 	grpc_server_register_completion_queue(s->server, s->cq, NULL);
 	grpc_server_start(s->server);
 	r = workers_start(s);
+	if (r == 0 && o->default_timeout_ms > 0)
+		r = rpc_deadline_start(s);
 	for (int i = 0; r == 0 && i < RPC_PREPOSTED; i++)
 		r = rpc_call_post(s);
 	if (r < 0)
@@ -198,6 +211,7 @@ void rpc_server_free(struct rpc_server *s)
 		return;
 	if (!s->drained)
 		return;         /* calls still hold grpc objects: leave them to exit */
+	rpc_deadline_stop(s);
 	grpc_server_destroy(s->server);
 	grpc_completion_queue_shutdown(s->cq);
 	for (unsigned i = 0; i < s->n_workers; i++)
@@ -205,6 +219,7 @@ void rpc_server_free(struct rpc_server *s)
 	grpc_completion_queue_destroy(s->cq);
 	grpc_server_credentials_release(s->creds);
 	grpc_shutdown();
+	pthread_cond_destroy(&s->dl_cond);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s->workers);

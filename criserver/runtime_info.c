@@ -7,9 +7,12 @@
  * reason DaemonNotReady, naming each daemon that is down. NetworkReady is
  * sandboxd's answer to MSG_SBX_NETWORK_STATUS (false when sandboxd is down or
  * cannot tell). Runtime handlers: one per configured handler, the default
- * one also under the empty name; their features and the runtime's are all
- * false, truthfully, until they are built. verbose adds JSON info
- * (status_info.c).
+ * one also under the empty name (critest looks features up there), each
+ * with the features sandboxd found for it (NetworkStatus.handlers: recursive
+ * read-only mounts, user namespaces); a handler sandboxd did not report, or
+ * every handler when sandboxd gave no answer, has them all false. The
+ * runtime's own features are false. verbose adds JSON info (status_info.c),
+ * with sandboxd's answer as it came ("network").
  *
  * Must never report ready for something it did not check.
  */
@@ -111,27 +114,45 @@ static void network_ready(const struct backend_answer *a, Runtime__V1__RuntimeCo
 	}
 }
 
-/* One handler per configured one; the default also under "". */
-static size_t runtime_handlers(const struct crisp_config *cfg, Runtime__V1__RuntimeHandler *h,
-			       Runtime__V1__RuntimeHandler **hp,
-			       Runtime__V1__RuntimeHandlerFeatures *features)
+/* What sandboxd said handler name can do; all false when it said nothing. */
+static void handler_features(const Crisp__NetworkStatus *ns, const char *name,
+			     Runtime__V1__RuntimeHandlerFeatures *ret)
+{
+	*ret = (Runtime__V1__RuntimeHandlerFeatures)RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT;
+	for (size_t i = 0; ns && i < ns->n_handlers; i++) {
+		const Crisp__RuntimeHandlerInfo *hi = ns->handlers[i];
+		if (hi && hi->name && strcmp(hi->name, name) == 0) {
+			ret->recursive_read_only_mounts = hi->recursive_read_only_mounts;
+			ret->user_namespaces = hi->user_namespaces;
+			return;
+		}
+	}
+}
+
+static void handler_add(Runtime__V1__RuntimeHandler *h, Runtime__V1__RuntimeHandler **hp,
+			Runtime__V1__RuntimeHandlerFeatures *f, size_t *n, const char *name,
+			const char *features_of, const Crisp__NetworkStatus *ns)
+{
+	h[*n] = (Runtime__V1__RuntimeHandler)RUNTIME__V1__RUNTIME_HANDLER__INIT;
+	h[*n].name = (char *)name;
+	handler_features(ns, features_of, &f[*n]);
+	h[*n].features = &f[*n];
+	hp[*n] = &h[*n];
+	(*n)++;
+}
+
+/* One handler per configured one; the default also under "". ns: sandboxd's
+ * answer, or NULL. */
+static size_t runtime_handlers(const struct crisp_config *cfg, const Crisp__NetworkStatus *ns,
+			       Runtime__V1__RuntimeHandler *h, Runtime__V1__RuntimeHandler **hp,
+			       Runtime__V1__RuntimeHandlerFeatures *f)
 {
 	size_t n = 0;
 
-	if (cfg->default_runtime && config_handler(cfg, cfg->default_runtime)) {
-		h[n] = (Runtime__V1__RuntimeHandler)RUNTIME__V1__RUNTIME_HANDLER__INIT;
-		h[n].name = (char *)"";
-		h[n].features = features;
-		hp[n] = &h[n];
-		n++;
-	}
-	for (size_t i = 0; i < cfg->n_handlers && n < STATUS_HANDLERS_MAX; i++) {
-		h[n] = (Runtime__V1__RuntimeHandler)RUNTIME__V1__RUNTIME_HANDLER__INIT;
-		h[n].name = cfg->handlers[i].name;
-		h[n].features = features;   /* rro and user namespaces: not built yet */
-		hp[n] = &h[n];
-		n++;
-	}
+	if (cfg->default_runtime && config_handler(cfg, cfg->default_runtime))
+		handler_add(h, hp, f, &n, "", cfg->default_runtime, ns);
+	for (size_t i = 0; i < cfg->n_handlers && n < STATUS_HANDLERS_MAX; i++)
+		handler_add(h, hp, f, &n, cfg->handlers[i].name, cfg->handlers[i].name, ns);
 	return n;
 }
 
@@ -144,7 +165,7 @@ static void status_answer(struct criserver *cs, struct rpc *r, bool verbose,
 		RUNTIME__V1__RUNTIME_CONDITION__INIT, RUNTIME__V1__RUNTIME_CONDITION__INIT,
 	};
 	Runtime__V1__RuntimeCondition *condp[2] = { &conds[0], &conds[1] };
-	Runtime__V1__RuntimeHandlerFeatures hf = RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT;
+	Runtime__V1__RuntimeHandlerFeatures hf[STATUS_HANDLERS_MAX];
 	Runtime__V1__RuntimeHandler h[STATUS_HANDLERS_MAX];
 	Runtime__V1__RuntimeHandler *hp[STATUS_HANDLERS_MAX];
 	Runtime__V1__RuntimeFeatures features = RUNTIME__V1__RUNTIME_FEATURES__INIT;
@@ -156,11 +177,13 @@ static void status_answer(struct criserver *cs, struct rpc *r, bool verbose,
 	st.n_conditions = 2;
 	st.conditions = condp;
 	resp.status = &st;
-	resp.n_runtime_handlers = runtime_handlers(cs->cfg, h, hp, &hf);
+	const Crisp__NetworkStatus *ns = net->status == CRISP_STATUS_OK ?
+					 (const Crisp__NetworkStatus *)net->body : NULL;
+	resp.n_runtime_handlers = runtime_handlers(cs->cfg, ns, h, hp, hf);
 	resp.runtime_handlers = hp;
 	resp.features = &features;
 	if (verbose) {
-		if (status_info_build(cs, &info) < 0) {
+		if (status_info_build(cs, ns, net->error, &info) < 0) {
 			rpc_finish_status(r, GRPC_STATUS_INTERNAL, "out of memory");
 			return;
 		}

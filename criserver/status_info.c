@@ -79,6 +79,9 @@ char *status_info_config_json(const struct crisp_config *c)
 	json_object_object_add(o, "log_level", json_object_new_int(c->log_level));
 	json_object_object_add(o, "max_msg_size", json_object_new_int64((int64_t)c->max_msg_size));
 	json_object_object_add(o, "max_connections", json_object_new_int64(c->max_connections));
+	json_object_object_add(o, "idle_timeout", json_object_new_int64(c->idle_timeout));
+	json_object_object_add(o, "handshake_timeout", json_object_new_int64(c->handshake_timeout));
+	json_object_object_add(o, "max_call_timeout", json_object_new_int64(c->max_call_timeout));
 	json_object_object_add(o, "cgroup_manager", jstr(c->cgroup_manager));
 	json_object_object_add(o, "default_runtime", jstr(c->default_runtime));
 	json_object_object_add(o, "runtimes", handlers_json(c));
@@ -116,6 +119,27 @@ static char *daemons_json(struct criserver *cs)
 	return to_text(o);
 }
 
+static json_object *connections_json(struct criserver *cs)
+{
+	struct cri_socket_stats st;
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	cri_socket_get_stats(cs->sock, &st);
+	json_object_object_add(o, "open", json_object_new_int64(st.open));
+	json_object_object_add(o, "in_handshake", json_object_new_int64(st.handshaking));
+	json_object_object_add(o, "accepted", json_object_new_int64((int64_t)st.accepted));
+	json_object_object_add(o, "handed_to_grpc", json_object_new_int64((int64_t)st.handed));
+	json_object_object_add(o, "closed_for_newcomers",
+			       json_object_new_int64((int64_t)st.evicted));
+	json_object_object_add(o, "handshake_timed_out",
+			       json_object_new_int64((int64_t)st.expired));
+	json_object_object_add(o, "not_http2", json_object_new_int64((int64_t)st.bad_preface));
+	json_object_object_add(o, "refused", json_object_new_int64((int64_t)st.refused));
+	return o;
+}
+
 static char *criserver_json(struct criserver *cs)
 {
 	char started[64];
@@ -130,6 +154,42 @@ static char *criserver_json(struct criserver *cs)
 	json_object_object_add(o, "grpc_version", json_object_new_string(grpc_version_string()));
 	json_object_object_add(o, "calls_in_flight",
 			       json_object_new_int64(rpc_server_calls(cs->rpc)));
+	json_object_object_add(o, "connections", connections_json(cs));
+	return to_text(o);
+}
+
+char *status_info_network_json(const Crisp__NetworkStatus *net, const char *net_error)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "known", json_object_new_boolean(net != NULL));
+	if (!net) {
+		json_object_object_add(o, "error", jstr(net_error ? net_error : "no answer"));
+		return to_text(o);
+	}
+	json_object_object_add(o, "ready", json_object_new_boolean(net->ready));
+	json_object_object_add(o, "reason", jstr(net->reason));
+	json_object_object_add(o, "message", jstr(net->message));
+	json_object_object_add(o, "config_file", jstr(net->config_file));
+	json_object_object_add(o, "network_name", jstr(net->network_name));
+	json_object_object_add(o, "default_network",
+			       json_object_new_boolean(net->default_network));
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; a && i < net->n_handlers; i++) {
+		const Crisp__RuntimeHandlerInfo *hi = net->handlers[i];
+		json_object *h = json_object_new_object();
+		if (!h)
+			break;
+		json_object_object_add(h, "name", jstr(hi->name));
+		json_object_object_add(h, "recursive_read_only_mounts",
+				       json_object_new_boolean(hi->recursive_read_only_mounts));
+		json_object_object_add(h, "user_namespaces",
+				       json_object_new_boolean(hi->user_namespaces));
+		json_object_array_add(a, h);
+	}
+	json_object_object_add(o, "handlers", a);
 	return to_text(o);
 }
 
@@ -140,11 +200,15 @@ void status_info_free(struct status_info *info)
 	info->n = 0;
 }
 
-int status_info_build(struct criserver *cs, struct status_info *ret)
+int status_info_build(struct criserver *cs, const Crisp__NetworkStatus *net,
+		      const char *net_error, struct status_info *ret)
 {
-	static const char *const keys[STATUS_INFO_MAX] = { "criserver", "config", "daemons" };
+	static const char *const keys[STATUS_INFO_MAX] = {
+		"criserver", "config", "daemons", "network",
+	};
 	char *values[STATUS_INFO_MAX] = {
 		criserver_json(cs), status_info_config_json(cs->cfg), daemons_json(cs),
+		status_info_network_json(net, net_error),
 	};
 
 	for (size_t i = 0; i < STATUS_INFO_MAX; i++) {

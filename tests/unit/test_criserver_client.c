@@ -19,6 +19,7 @@ void client_open(struct client *c, struct rpc_server *srv)
 	int sv[2];
 	grpc_init();            /* the client's own reference */
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) == 0);
+	c->server_fd = sv[0];
 	CHECK_RC(rpc_server_add_fd(srv, sv[0]));
 	grpc_arg a = { .type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
 		       .value.integer = 64 << 20 };

@@ -15,6 +15,7 @@
 struct client {
 	grpc_channel *ch;
 	grpc_completion_queue *cq;
+	int server_fd;                  /* the number handed to rpc_server_add_fd */
 };
 
 struct reply {

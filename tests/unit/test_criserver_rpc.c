@@ -5,18 +5,23 @@
  * requests (INVALID_ARGUMENT), the size cap and the unpack budget
  * (RESOURCE_EXHAUSTED), a long server stream through the send queue, client
  * cancellation and deadlines reaching the handler's cancel hook, and a
- * shutdown that drains a call in flight. Also the CRI socket
- * (criserver/cri_socket.c): mode, stale socket, connection cap.
+ * shutdown that drains a call in flight; the deadline the server gives a
+ * call without one (DEADLINE_EXCEEDED, the cancel hook, a handler raising
+ * it); which connection each call came on (grpc's peer "fd:N"); grpc closing
+ * an idle connection added from an fd (GRPC_ARG_MAX_CONNECTION_IDLE_MS)
+ * with a GOAWAY, and not one with a call in flight.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -25,7 +30,6 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
-#include "criserver/cri_socket.h"
 #include "criserver/rpc.h"
 #include "cri.pb-c.h"
 #include "crisp.pb-c.h"
@@ -242,65 +246,206 @@ TEST(criserver_rpc_shutdown_cancels_calls_in_flight)
 	client_close(&c);
 }
 
-static int keep_fd(int fd, void *data)
+static int64_t now_ms(void)
 {
-	int *fds = data;
-	for (int i = 0; i < 4; i++) {
-		if (fds[i] < 0) {
-			fds[i] = fd;
-			return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Raises the server's deadline for this call to 800 ms, then waits. */
+static void wait_long(struct rpc *r, const ProtobufCMessage *req, void *userdata)
+{
+	rpc_default_deadline_at_least(r, 800);
+	rpc_default_deadline_at_least(r, 100);  /* never lowers it */
+	wait_cancel(r, req, userdata);
+}
+
+struct hooks {
+	atomic_int starts, ends;
+	atomic_int last_fd;
+	atomic_ullong token_sum;
+};
+
+static uint64_t hook_start(void *data, int fd)
+{
+	struct hooks *h = data;
+	atomic_store(&h->last_fd, fd);
+	int n = atomic_fetch_add(&h->starts, 1) + 1;
+	atomic_fetch_add(&h->token_sum, (uint64_t)n * 1000);
+	return (uint64_t)n * 1000;
+}
+
+static void hook_end(void *data, uint64_t token)
+{
+	struct hooks *h = data;
+	atomic_fetch_add(&h->ends, 1);
+	atomic_fetch_sub(&h->token_sum, token);
+}
+
+static const struct rpc_method methods2[] = {
+	{ "/t.S/Echo", &crisp__hello__descriptor, false, echo },
+	{ "/t.S/Wait", &crisp__hello__descriptor, false, wait_cancel },
+	{ "/t.S/Long", &crisp__hello__descriptor, false, wait_long },
+};
+
+static struct rpc_server *server_up2(struct seen *s, struct hooks *h, int64_t default_ms,
+				     int64_t idle_ms)
+{
+	struct rpc_server *srv;
+	struct rpc_server_opts o = {
+		.methods = methods2, .n_methods = sizeof methods2 / sizeof methods2[0],
+		.userdata = s, .max_msg_size = MAX_MSG, .workers = 2, .max_calls = 64,
+		.default_timeout_ms = default_ms, .max_idle_ms = idle_ms,
+		.conn_call_start = h ? hook_start : NULL, .conn_call_end = h ? hook_end : NULL,
+		.conn_data = h,
+	};
+	CHECK_RC(rpc_server_new(&o, &srv));
+	return srv;
+}
+
+static void wait_cancels(struct seen *s, int n)
+{
+	for (int i = 0; i < 200 && atomic_load(&s->cancels) < n; i++)
+		usleep(10000);
+	CHECK(atomic_load(&s->cancels) == n);
+}
+
+TEST(criserver_rpc_default_deadline)
+{
+	static struct seen s;
+	struct rpc_server *srv = server_up2(&s, NULL, 300, 0);
+	struct client c;
+	struct reply r = { 0 };
+
+	client_open(&c, srv);
+	/* quick calls do not notice it */
+	client_call_hello(&c, "/t.S/Echo", "hi", 1, 0, 0, &r);
+	CHECK(r.status == GRPC_STATUS_OK);
+	reply_clear(&r);
+	/* no deadline: the server's, 300 ms, ends it */
+	int64_t t0 = now_ms();
+	client_call_hello(&c, "/t.S/Wait", "", 0, 0, 0, &r);
+	int64_t took = now_ms() - t0;
+	CHECK(r.status == GRPC_STATUS_DEADLINE_EXCEEDED);
+	CHECK(strstr(r.details, "api.max_call_timeout"));
+	CHECK(took >= 280 && took < 1500);
+	long long t = atomic_load(&s.timeout_ms);       /* the handler saw it as time left */
+	CHECK(t > 100 && t <= 300);
+	wait_cancels(&s, 1);                            /* and its cancel hook ran */
+	reply_clear(&r);
+	/* the client's own deadline wins, also when it is longer */
+	t0 = now_ms();
+	client_call_hello(&c, "/t.S/Wait", "", 0, 700, 0, &r);
+	took = now_ms() - t0;
+	CHECK(r.status == GRPC_STATUS_DEADLINE_EXCEEDED);
+	CHECK(!strstr(r.details, "api.max_call_timeout"));
+	CHECK(took >= 650);
+	t = atomic_load(&s.timeout_ms);
+	CHECK(t > 300 && t <= 700);
+	wait_cancels(&s, 2);
+	reply_clear(&r);
+	/* a handler may raise the server's deadline (ExecSync's own timeout) */
+	t0 = now_ms();
+	client_call_hello(&c, "/t.S/Long", "", 0, 0, 0, &r);
+	took = now_ms() - t0;
+	CHECK(r.status == GRPC_STATUS_DEADLINE_EXCEEDED);
+	CHECK(took >= 780 && took < 2000);
+	t = atomic_load(&s.timeout_ms);
+	CHECK(t > 300 && t <= 800);
+	wait_cancels(&s, 3);
+	reply_clear(&r);
+	/* several at once end in order */
+	client_call_hello(&c, "/t.S/Echo", "still", 2, 0, 0, &r);
+	CHECK(r.status == GRPC_STATUS_OK);
+	reply_clear(&r);
+	client_close(&c);
+	server_down(srv);
+}
+
+TEST(criserver_rpc_calls_name_their_connection)
+{
+	static struct seen s;
+	static struct hooks h;
+	struct rpc_server *srv = server_up2(&s, &h, 0, 0);
+	struct client c;
+	struct reply r = { 0 };
+
+	atomic_store(&h.last_fd, -2);
+	client_open(&c, srv);
+	client_call_hello(&c, "/t.S/Echo", "a", 1, 0, 0, &r);
+	CHECK(r.status == GRPC_STATUS_OK);
+	reply_clear(&r);
+	client_call_hello(&c, "/t.S/Nope", "", 0, 0, 0, &r);
+	CHECK(r.status == GRPC_STATUS_UNIMPLEMENTED);
+	reply_clear(&r);
+	/* grpc's peer of a transport added from fd N is "fd:N" */
+	CHECK(atomic_load(&h.last_fd) == c.server_fd);
+	client_close(&c);
+	server_down(srv);
+	/* every start was ended once, with its own token */
+	CHECK(atomic_load(&h.starts) == 2 && atomic_load(&h.ends) == 2);
+	CHECK(atomic_load(&h.token_sum) == 0);
+}
+
+/* Read HTTP/2 frames from fd until EOF; when a GOAWAY came, and the EOF. */
+static void read_until_eof(int fd, int64_t t0, int64_t *ret_goaway, int64_t *ret_eof)
+{
+	uint8_t buf[4096];
+	size_t have = 0;
+
+	*ret_goaway = *ret_eof = -1;
+	while (now_ms() - t0 < 5000) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		ssize_t n = read(fd, buf + have, sizeof buf - have);
+		if (n <= 0) {
+			*ret_eof = now_ms() - t0;
+			return;
+		}
+		have += (size_t)n;
+		while (have >= 9) {
+			size_t len = (size_t)buf[0] << 16 | (size_t)buf[1] << 8 | buf[2];
+			CHECK(len + 9 <= sizeof buf);
+			if (have < len + 9)
+				break;
+			if (buf[3] == 7 && *ret_goaway < 0)
+				*ret_goaway = now_ms() - t0;
+			memmove(buf, buf + len + 9, have - len - 9);
+			have -= len + 9;
 		}
 	}
-	close(fd);
-	return -ENOSPC;
 }
 
-static int connect_to(const char *path)
+TEST(criserver_rpc_idle_connections_closed_by_grpc)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
-	return fd;
-}
+	static struct seen s;
+	struct rpc_server *srv = server_up2(&s, NULL, 0, 300);
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+				      "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+	int sv[2];
+	int64_t goaway, eof;
 
-TEST(criserver_cri_socket_mode_stale_and_cap)
-{
-	char path[PATH_MAX];
-	struct cri_socket *cs;
-	struct stat st;
-	int fds[4] = { -1, -1, -1, -1 }, cl[4];
-	char byte;
+	/* a client that says hello and then nothing: GOAWAY, then the end,
+	 * between one and two idle times (+ slack) after it came */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	int64_t t0 = now_ms();
+	CHECK_RC(rpc_server_add_fd(srv, sv[0]));
+	CHECK(write(sv[1], preface, sizeof preface - 1) == (ssize_t)sizeof preface - 1);
+	read_until_eof(sv[1], t0, &goaway, &eof);
+	CHECK(goaway >= 280 && goaway < 1000);
+	CHECK(eof >= goaway && eof < 1500);
+	close(sv[1]);
 
-	snprintf(path, sizeof path, "%s/sub/cri.sock", unit_tmpdir());
-	CHECK_RC(cri_socket_open(path, 2, &cs));
-	CHECK(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode));
-	CHECK((st.st_mode & 07777) == 0660 && st.st_uid == 0 && st.st_gid == 0);
-	/* a second one on the same path replaces the stale socket file */
-	cri_socket_free(cs);
-	CHECK_RC(cri_socket_open(path, 2, &cs));
-	for (int i = 0; i < 3; i++)
-		cl[i] = connect_to(path);
-	CHECK(cri_socket_accept(cs, keep_fd, fds) == 2);
-	CHECK(cri_socket_conns(cs) == 2);
-	CHECK(read(cl[2], &byte, 1) == 0);       /* the third was closed at once */
-	close(fds[0]);                          /* one ends: room for another */
-	fds[0] = -1;
-	cl[3] = connect_to(path);
-	CHECK(cri_socket_accept(cs, keep_fd, fds) == 1);
-	CHECK(cri_socket_conns(cs) == 2);
-	CHECK_RC(cri_socket_close(cs));
-	CHECK(lstat(path, &st) < 0 && errno == ENOENT);
-	cri_socket_free(cs);
-	for (int i = 0; i < 4; i++) {
-		close(cl[i]);
-		if (fds[i] >= 0)
-			close(fds[i]);
-	}
-	/* something else at the path is never touched */
-	int f = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-	CHECK(f >= 0);
-	close(f);
-	CHECK(cri_socket_open(path, 2, &cs) == -EEXIST);
-	CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode));
+	/* a call in flight for longer than that keeps its connection: it
+	 * ends as the client cancels it, not by a lost connection */
+	struct client c;
+	struct reply r = { 0 };
+	client_open(&c, srv);
+	client_call_hello(&c, "/t.S/Wait", "", 0, 0, 1000, &r);
+	CHECK(r.status == GRPC_STATUS_CANCELLED);
+	reply_clear(&r);
+	client_close(&c);
+	server_down(srv);
 }
