@@ -264,8 +264,12 @@ static void admit(struct cri_socket *l, int fd, int64_t now)
 	/* accept reused fd's number: grpc closed the connection that had it */
 	while (conns_take_fd(l->conns, fd, &old) == 0)
 		close(old.keep_fd);
-	if (fstat(fd, &st) < 0 ||
-	    (conns_count(l->conns) >= l->opts.max_conns && !make_room(l, now))) {
+	if (fstat(fd, &st) < 0) {
+		log_warn_errno(-errno, "a new CRI connection: fstat: %m; closed");
+		close(fd);
+		return;
+	}
+	if (conns_count(l->conns) >= l->opts.max_conns && !make_room(l, now)) {
 		refuse(l, fd);
 		return;
 	}

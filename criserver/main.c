@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@
 #define CRI_WORKERS 4
 #define CRI_MAX_CALLS 4096
 #define CRI_STOP_TIMEOUT_MS 1500
+#define CRI_FDS_SPARE 64                /* grpc's own, the daemons', the log */
 
 static const char *const backend_names[BACKEND_N] = {
 	[BACKEND_IMAGED] = "imaged",
@@ -61,6 +63,26 @@ static int add_conn(int fd, void *data)
 	return rpc_server_add_fd(cs->rpc, fd);
 }
 
+/* Each CRI connection takes two fds (grpc's and criserver's duplicate,
+ * cri_socket.h): take what the hard limit gives, and say when even that is
+ * short of api.max_connections. */
+static void raise_nofile(unsigned max_conns)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && 2 * (rlim_t)max_conns + CRI_FDS_SPARE > rl.rlim_cur)
+		log_warn("api.max_connections = %u needs about %llu fds, the limit is %llu: "
+			 "accepting will fail before the cap", max_conns,
+			 2 * (unsigned long long)max_conns + CRI_FDS_SPARE,
+			 (unsigned long long)rl.rlim_cur);
+}
+
 static int criserver_init(struct daemon_ctx *d)
 {
 	struct timespec now;
@@ -77,6 +99,7 @@ static int criserver_init(struct daemon_ctx *d)
 	if (d->cfg.max_connections == 0 || d->cfg.handshake_timeout == 0)
 		return log_error_errno(-EINVAL, "api.max_connections and api.handshake_timeout "
 				       "must be at least 1");
+	raise_nofile(d->cfg.max_connections);
 	struct cri_socket_opts so = {
 		.max_conns = d->cfg.max_connections,
 		.handshake_ms = (int64_t)d->cfg.handshake_timeout * 1000,

@@ -87,8 +87,10 @@ bool rpc_streaming(const struct rpc *r);        /* a server stream */
  * (neither its own nor the server's default). */
 int64_t rpc_timeout_ms(const struct rpc *r);
 /* A call that came without a deadline: let the one the server gave it end
- * no sooner than ms after the call started. No effect on a call with its
- * own deadline. */
+ * no sooner than ms after the call started; RPC_NO_DEADLINE takes it away
+ * (a watch that lives as long as its client, such as GetContainerEvents).
+ * No effect on a call with its own deadline. */
+#define RPC_NO_DEADLINE INT64_MAX
 void rpc_default_deadline_at_least(struct rpc *r, int64_t ms);
 /* The client cancelled, the deadline passed or the connection went away. */
 bool rpc_cancelled(struct rpc *r);

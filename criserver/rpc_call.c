@@ -474,8 +474,14 @@ void rpc_default_deadline_at_least(struct rpc *r, int64_t ms)
 	struct rpc_server *s = r->srv;
 
 	pthread_mutex_lock(&s->lock);
-	if (r->default_deadline_ms && ms > 0 && r->start_ms + ms > r->default_deadline_ms)
-		r->default_deadline_ms = r->start_ms + ms;
+	if (r->default_deadline_ms && ms == RPC_NO_DEADLINE) {
+		r->default_deadline_ms = 0;
+		rpc_deadline_unlink(s, r);
+	} else if (r->default_deadline_ms && ms > 0) {
+		int64_t at = ms < INT64_MAX - r->start_ms ? r->start_ms + ms : INT64_MAX - 1;
+		if (at > r->default_deadline_ms)
+			r->default_deadline_ms = at;
+	}
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -283,10 +283,18 @@ static void hook_end(void *data, uint64_t token)
 	atomic_fetch_sub(&h->token_sum, token);
 }
 
+/* Takes the server's deadline away (a watch), then waits. */
+static void wait_forever(struct rpc *r, const ProtobufCMessage *req, void *userdata)
+{
+	rpc_default_deadline_at_least(r, RPC_NO_DEADLINE);
+	wait_cancel(r, req, userdata);
+}
+
 static const struct rpc_method methods2[] = {
 	{ "/t.S/Echo", &crisp__hello__descriptor, false, echo },
 	{ "/t.S/Wait", &crisp__hello__descriptor, false, wait_cancel },
 	{ "/t.S/Long", &crisp__hello__descriptor, false, wait_long },
+	{ "/t.S/Watch", &crisp__hello__descriptor, false, wait_forever },
 };
 
 static struct rpc_server *server_up2(struct seen *s, struct hooks *h, int64_t default_ms,
@@ -355,7 +363,12 @@ TEST(criserver_rpc_default_deadline)
 	CHECK(t > 300 && t <= 800);
 	wait_cancels(&s, 3);
 	reply_clear(&r);
-	/* several at once end in order */
+	/* a watch may take it away: it ends only when its client goes */
+	client_call_hello(&c, "/t.S/Watch", "", 0, 0, 900, &r);
+	CHECK(r.status == GRPC_STATUS_CANCELLED);
+	CHECK(atomic_load(&s.timeout_ms) == 0);
+	wait_cancels(&s, 4);
+	reply_clear(&r);
 	client_call_hello(&c, "/t.S/Echo", "still", 2, 0, 0, &r);
 	CHECK(r.status == GRPC_STATUS_OK);
 	reply_clear(&r);
