@@ -5,6 +5,7 @@
 #   make SANITIZE=1  the same with ASan+UBSan (into build/ too: run `make clean` between)
 #   make check       unit tests, proto check, policy checks, integration tests
 #   make install     install binaries and systemd units under $(PREFIX)
+#   make conformance KIT=DIR  critest from a conformance kit against a suite
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
@@ -52,7 +53,8 @@ MODULE_O   := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(foreach d,$(DA
 
 all: $(PROGS:%=$(B)/%) $(HELPERS:%=$(B)/%) $(B)/tests/unit $(B)/tests/cni-driver $(B)/systemd/.done
 
-.PHONY: all setup check check-unit check-proto check-policy check-integration install clean bench
+.PHONY: all setup check check-unit check-proto check-policy check-integration install clean bench \
+	conformance
 
 setup:
 	sh scripts/setup.sh
@@ -83,6 +85,18 @@ prog_objs = $(patsubst %.c,$(B)/obj/%.o,$(call src_of,$(1)))
 .SECONDEXPANSION:
 $(PROGS:%=$(B)/%): $(B)/%: $$(call prog_objs,$$*) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(PKG_LIBS)
+
+# conmon runs once per container, as long as the container: it is linked
+# static-pie (glibc, libcap and libseccomp from their Debian -dev packages'
+# .a), which halves its resident size (VmRSS about 0.9 MiB against 1.7 MiB
+# dynamic: no ld.so, no shared library pages). ld warns that privdrop's
+# getpwnam_r and getgrouplist would need glibc's NSS modules at run time:
+# conmon never names a user (it stays uid 0), so they are never called.
+# The sanitizer build links it dynamically (ASan has no static runtime).
+ifneq ($(SANITIZE),1)
+$(B)/conmon: LDFLAGS := -static-pie -Wl,-z,relro,-z,now
+$(B)/conmon: PKG_LIBS := -lcap -lseccomp
+endif
 
 helper_objs = $(patsubst %.c,$(B)/obj/%.o,$(wildcard $($(1)_DIR)/*.c))
 $(HELPERS:%=$(B)/%): $(B)/%: $$(call helper_objs,$$*) $(B)/libcommon.a
@@ -129,6 +143,11 @@ install: all
 
 bench: all
 	sh scripts/bench.sh
+
+# the Kubernetes CRI validation suite (critest) from a conformance kit:
+#   make conformance KIT=../shared/conformance [FOCUS=regex]
+conformance: all
+	KIT=$(KIT) sh scripts/conformance.sh $(if $(FOCUS),--ginkgo.focus='$(FOCUS)')
 
 clean:
 	rm -rf $(B)

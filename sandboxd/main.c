@@ -166,6 +166,21 @@ static int own_oom_score_adj(void)
 	return v;
 }
 
+/* Our effective capability set (CapEff): a privileged container can get
+ * no more than runc has (root here may lack CAP_SYS_RESOURCE). */
+static uint64_t own_caps(void)
+{
+	char *buf = NULL;
+	uint64_t caps = 0;
+	if (fs_read_file(AT_FDCWD, "/proc/self/status", 16384, &buf, NULL) == 0) {
+		const char *p = strstr(buf, "\nCapEff:");
+		if (p)
+			caps = strtoull(p + 8, NULL, 16);
+	}
+	free(buf);
+	return caps;
+}
+
 /* Every container's conmon and pidfd is an fd: take what the hard limit gives. */
 static void raise_nofile(void)
 {
@@ -197,6 +212,7 @@ static int sandboxd_init(struct daemon_ctx *d)
 	if (!s->cg.hugetlb)
 		log_info("hugepage limits are left out of containers: %s", s->cg.hugetlb_why);
 	s->oom_score_adj_min = own_oom_score_adj();
+	s->caps = own_caps();
 	s->cni = (struct cni_settings){
 		.conf_dir = d->cfg.cni_conf_dir, .bin_dirs = d->cfg.cni_bin_dirs,
 		.default_bridge = d->cfg.default_bridge, .default_subnet = d->cfg.default_subnet,

@@ -48,6 +48,8 @@ struct sbx {
 	struct sbx_handler handlers[CONFIG_MAX_HANDLERS];
 	size_t n_handlers;
 	int oom_score_adj_min;                  /* our own: what conmon, runc inherit */
+	uint64_t caps;                          /* our effective capabilities: "every
+						 * capability" of a privileged container */
 	char dir_pods[PATH_MAX];                /* RUNROOT/pods */
 	char dir_ctrs[PATH_MAX];                /* RUNROOT/containers */
 	char dir_data[PATH_MAX];                /* ROOT/containers */

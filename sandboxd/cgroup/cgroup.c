@@ -49,12 +49,31 @@ static bool controllers_have(const char *file, const char *name)
 	return found;
 }
 
+/* memory.swap.max exists in every non-root cgroup when swap is accounted:
+ * look in our own (from /proc/self/cgroup's "0::/path"). */
+static bool own_v2_has(const char *root, const char *file)
+{
+	char *buf = NULL, path[CGROUP_PATH_MAX];
+	bool found = false;
+	if (fs_read_file(AT_FDCWD, "/proc/self/cgroup", 65536, &buf, NULL) < 0)
+		return false;
+	char *line = strstr(buf, "0::/");
+	if (line && (line == buf || line[-1] == '\n')) {
+		line[strcspn(line, "\n")] = '\0';
+		if (snprintf(path, sizeof path, "%s%s/%s", root, line + 3, file) < (int)sizeof path)
+			found = access(path, F_OK) == 0;
+	}
+	free(buf);
+	return found;
+}
+
 int cgroup_host_detect(bool systemd, struct cgroup_host *ret)
 {
 	*ret = (struct cgroup_host){ .systemd = systemd };
 	if (fs_is(CGROUP_ROOT, CGROUP2_MAGIC)) {
 		ret->mode = CGROUP_V2;
 		ret->hugetlb = controllers_have(CGROUP_ROOT "/cgroup.controllers", "hugetlb");
+		ret->swap = own_v2_has(CGROUP_ROOT, "memory.swap.max");
 		if (!ret->hugetlb)
 			snprintf(ret->hugetlb_why, sizeof ret->hugetlb_why,
 				 "the cgroup v2 root has no hugetlb controller");
@@ -64,6 +83,7 @@ int cgroup_host_detect(bool systemd, struct cgroup_host *ret)
 		return -ENOTSUP;
 	ret->mode = fs_is(CGROUP_ROOT "/unified", CGROUP2_MAGIC) ? CGROUP_HYBRID : CGROUP_V1;
 	ret->hugetlb = fs_is(CGROUP_ROOT "/hugetlb", CGROUP1_MAGIC);
+	ret->swap = access(CGROUP_ROOT "/memory/memory.memsw.limit_in_bytes", F_OK) == 0;
 	if (!ret->hugetlb)
 		snprintf(ret->hugetlb_why, sizeof ret->hugetlb_why, "%s",
 			 ret->mode == CGROUP_HYBRID &&

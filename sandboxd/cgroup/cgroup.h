@@ -30,6 +30,7 @@ struct cgroup_host {
 	enum cgroup_mode mode;
 	bool systemd;                   /* the systemd driver */
 	bool hugetlb;                   /* a hugetlb controller runc can use */
+	bool swap;                      /* the memory controller limits swap too */
 	char hugetlb_why[160];          /* when not: why, for the log */
 };
 

@@ -236,8 +236,8 @@ static int build(struct sbx *s, struct pod *p, struct ctr *c, struct crisp_error
 	const struct sbx_handler *h = sbx_handler(s, p->handler);
 	struct oci_host host = {
 		.cgroup_v2 = s->cg.mode == CGROUP_V2, .systemd_cgroup = s->cg.systemd,
-		.hugetlb = s->cg.hugetlb, .rro = h && h->rro,
-		.oom_score_adj_min = s->oom_score_adj_min,
+		.hugetlb = s->cg.hugetlb, .swap = s->cg.swap, .rro = h && h->rro,
+		.oom_score_adj_min = s->oom_score_adj_min, .all_caps = s->caps,
 	};
 	struct pod_paths pp;
 	struct oci_pod opod;

@@ -72,8 +72,13 @@ static int namespaces(struct ocispec *s)
 	case RUNTIME__V1__NAMESPACE_MODE__NODE:
 		break;
 	case RUNTIME__V1__NAMESPACE_MODE__POD:
+		/* the pod's PID namespace: pod-init's, or the host's for a pod
+		 * on the host PID namespace (containerd: the pause's, wherever
+		 * it is) */
 		if (pod->pid_ns_init > 0)
 			snprintf(pid_path, sizeof pid_path, "/proc/%d/ns/pid", (int)pod->pid_ns_init);
+		else if (po && po->pid == RUNTIME__V1__NAMESPACE_MODE__NODE)
+			pid_mode = RUNTIME__V1__NAMESPACE_MODE__NODE;
 		break;
 	case RUNTIME__V1__NAMESPACE_MODE__CONTAINER:
 		break;
