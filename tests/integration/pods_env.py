@@ -217,6 +217,11 @@ class PodEnv:
         req = cri_pb2().ExecSyncRequest(container_id=cid, cmd=cmd, timeout=timeout)
         return self.suite.call("ExecSync", req, timeout=call_timeout or timeout + 30)
 
+    def stop(self, cid, timeout):
+        """StopContainer (its timeout field is the grace period)."""
+        req = cri_pb2().StopContainerRequest(container_id=cid, timeout=timeout)
+        return self.suite.call("StopContainer", req, timeout=timeout + 60)
+
     def log_lines(self, cid):
         path = self.status(cid).log_path
         with open(path) as f:

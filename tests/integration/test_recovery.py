@@ -200,13 +200,13 @@ def test_kill_sandboxd_mid_create_container(env):
 def test_kill_sandboxd_mid_stop_and_mid_remove(env):
     pod, cfg = env.run_pod()
     cid = env.run(pod, cfg, ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"])
-    t, box = in_thread(lambda: env.call("StopContainer", container_id=cid, timeout=30))
+    t, box = in_thread(lambda: env.stop(cid, 30))
     time.sleep(0.5)
     env.kill9("sandboxd")
     t.join(60)
     assert "err" in box
     assert env.status(cid).state == pb().CONTAINER_RUNNING     # the stop never ended
-    env.call("StopContainer", container_id=cid, timeout=1)
+    env.stop(cid, 1)
     assert env.status(cid).exit_code == 137
     # a pod removal cut short is finished by the next sandboxd
     c2 = env.run(pod, cfg, ["sleep", "1000"])
