@@ -48,8 +48,9 @@ HELPER_DIRS := $(foreach h,$(HELPERS),$($(h)_DIR))
 # but not those of a helper that lives there
 src_of     = $(filter-out $(HELPER_DIRS:%=%/%),$(wildcard $(1)/*.c $(1)/*/*.c))
 UNIT_O     := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/unit/*.c))
-# the unit tests link every daemon module but the mains
-MODULE_O   := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(foreach d,$(DAEMONS),$(call src_of,$(d)))))
+# the unit tests link every daemon module but the mains, and crispctl's (its
+# CRI log reading, options and output: tests/unit/test_crispctl_*.c)
+MODULE_O   := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(foreach d,$(DAEMONS) crispctl,$(call src_of,$(d)))))
 
 all: $(PROGS:%=$(B)/%) $(HELPERS:%=$(B)/%) $(B)/tests/unit $(B)/tests/cni-driver $(B)/systemd/.done
 

@@ -107,7 +107,8 @@ int ctl_cri_call(struct ctl *c, const char *method, const ProtobufCMessage *req,
 	else if (r == -EREMOTEIO)
 		snprintf(c->last_error, sizeof c->last_error, "%s: %s: %s%s", method,
 			 cri_status_name(st.code), st.details,
-			 st.code == 14 ? " (is crisp running at this endpoint?)" : "");
+			 st.code == 14 && strstr(st.details, "failed to connect") ?
+			 " (is crisp running at this endpoint?)" : "");
 	else if (r == -EBADMSG)
 		snprintf(c->last_error, sizeof c->last_error, "%s: the answer does not unpack as %s",
 			 method, desc->name);

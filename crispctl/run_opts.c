@@ -65,8 +65,9 @@ int ctl_parse_user_spec(char *s, struct ctl_user *ret)
 	if (parse_id(s, &ret->uid) == 0) {
 		ret->have_uid = true;
 	} else {
-		if (*s >= '0' && *s <= '9')
-			return -EINVAL;         /* "12x" */
+		/* a name starts with a letter or '_' ("12x", "-1" are not names) */
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+			return -EINVAL;
 		ret->name = s;
 	}
 	return 0;
