@@ -23,6 +23,7 @@ import grpc
 import pytest
 
 from crisp_env import Suite, cri_pb2, method_table, wait_for
+from images_common import finish
 
 MAX_CONNS = 8
 IDLE_S = 3
@@ -41,12 +42,16 @@ SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"     # an empty SETTINGS frame
 
 @pytest.fixture(scope="module")
 def suite():
+    """One suite for the module; at its end no daemon may have printed a
+    sanitizer report (`make SANITIZE=1` builds)."""
     s = Suite(extra_conf=CONF)
     try:
         s.start()
-        yield s
-    finally:
+    except BaseException:
         s.cleanup()
+        raise
+    yield s
+    finish(s)
 
 
 def channel(s):
