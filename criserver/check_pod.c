@@ -107,7 +107,8 @@ static int chk_sandbox_security(struct chk *c, const char *field,
 	return r;
 }
 
-static int chk_pod_linux(struct chk *c, const char *field, const Runtime__V1__LinuxPodSandboxConfig *l)
+static int chk_pod_linux(struct chk *c, const char *field,
+			 const Runtime__V1__LinuxPodSandboxConfig *l)
 {
 	char f[CHK_FIELD_MAX];
 	int r;
