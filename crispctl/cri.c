@@ -119,8 +119,7 @@ int ctl_cri_call(struct ctl *c, const char *method, const ProtobufCMessage *req,
 	return r;
 }
 
-/* Picks the one id of ids[0..n) that prefix names. */
-static int pick(const char *what, const char *prefix, const char *const *ids, size_t n,
+int ctl_id_pick(const char *what, const char *prefix, const char *const *ids, size_t n,
 		int flags, char **ret_id)
 {
 	size_t len = strlen(prefix), found = 0, at = 0;
@@ -169,7 +168,7 @@ int ctl_ctr_resolve(struct ctl *c, const char *prefix, int flags, char **ret_id)
 	} else {
 		for (size_t i = 0; i < resp->n_containers; i++)
 			ids[i] = resp->containers[i]->id;
-		r = pick("container", prefix, ids, resp->n_containers, flags, ret_id);
+		r = ctl_id_pick("container", prefix, ids, resp->n_containers, flags, ret_id);
 	}
 	free(ids);
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -195,7 +194,7 @@ int ctl_pod_resolve(struct ctl *c, const char *prefix, int flags, char **ret_id)
 	} else {
 		for (size_t i = 0; i < resp->n_items; i++)
 			ids[i] = resp->items[i]->id;
-		r = pick("pod", prefix, ids, resp->n_items, flags, ret_id);
+		r = ctl_id_pick("pod", prefix, ids, resp->n_items, flags, ret_id);
 	}
 	free(ids);
 	protobuf_c_message_free_unpacked(&resp->base, NULL);

@@ -133,6 +133,10 @@ int ctl_interrupts(void);
  * ambiguous (-ENOENT, -EEXIST; else the call's error). *ret_id: free(). */
 int ctl_ctr_resolve(struct ctl *c, const char *prefix, int flags, char **ret_id);
 int ctl_pod_resolve(struct ctl *c, const char *prefix, int flags, char **ret_id);
+/* The one of ids[0..n) that prefix names (what: "container" or "pod", for
+ * the message): an exact id wins, else a unique prefix; -ENOENT, -EEXIST. */
+int ctl_id_pick(const char *what, const char *prefix, const char *const *ids, size_t n,
+		int flags, char **ret_id);
 
 /* ---- table.c ------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
  * the default; unix:// forms; other schemes refused) and durations.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -90,7 +91,9 @@ TEST(crispctl_run_opts_refused)
 	static const char *const baduser[] = { "run", "-u", "12x", "img", NULL };
 	CHECK(parse(baduser, err, sizeof err) == -EINVAL);
 	static const char *const unknown[] = { "run", "--bogus", "img", NULL };
+	opterr = 0;     /* getopt's own message is crispctl's, not the test's */
 	CHECK(parse(unknown, err, sizeof err) == -EINVAL);
+	opterr = 1;
 }
 
 TEST(crispctl_user_spec)
@@ -191,4 +194,23 @@ TEST(crispctl_split)
 	CHECK(ctl_split_kv(c, &k, &v) == -EINVAL);
 	CHECK_RC(ctl_split_kv(d, &k, &v));
 	CHECK(!strcmp(k, "k") && !*v);
+}
+
+TEST(crispctl_id_prefix)
+{
+	static const char *const ids[] = { "abc123", "abd456", "abc", "ffff" };
+	char *id = NULL;
+	CHECK_RC(ctl_id_pick("container", "abd", ids, 4, CTL_CALL_QUIET, &id));
+	CHECK(!strcmp(id, "abd456"));
+	free(id);
+	/* "abc" is a whole id and the prefix of another: the whole id wins */
+	CHECK_RC(ctl_id_pick("container", "abc", ids, 4, CTL_CALL_QUIET, &id));
+	CHECK(!strcmp(id, "abc"));
+	free(id);
+	CHECK_RC(ctl_id_pick("container", "abc1", ids, 4, CTL_CALL_QUIET, &id));
+	CHECK(!strcmp(id, "abc123"));
+	free(id);
+	CHECK(ctl_id_pick("container", "ab", ids, 4, CTL_CALL_QUIET, &id) == -EEXIST);
+	CHECK(ctl_id_pick("pod", "0", ids, 4, CTL_CALL_QUIET, &id) == -ENOENT);
+	CHECK(ctl_id_pick("pod", "f", ids, 0, CTL_CALL_QUIET, &id) == -ENOENT);
 }
