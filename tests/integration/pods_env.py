@@ -147,12 +147,17 @@ class PodEnv:
         conf = ("default_bridge = %s\ndefault_subnet = %s\n%s" %
                 (self.bridge, self.subnet, extra_conf))
         self.suite = Suite(extra_conf=conf, cni=False)
-        self.suite.start()
-        self.log_root = os.path.join(self.suite.tmp, "logs")
-        os.makedirs(self.log_root)
-        self.image_id = None
-        if image:
-            self.image_id = self.import_image(os.path.join(self.suite.tmp, "busybox.tar"), IMAGE)
+        try:
+            self.suite.start()
+            self.log_root = os.path.join(self.suite.tmp, "logs")
+            os.makedirs(self.log_root)
+            self.image_id = None
+            if image:
+                self.image_id = self.import_image(os.path.join(self.suite.tmp, "busybox.tar"),
+                                                  IMAGE)
+        except BaseException:
+            self.cleanup()
+            raise
 
     # ---- images ---------------------------------------------------------
     def ctl(self, *args, timeout=120):
@@ -254,12 +259,45 @@ class PodEnv:
         return left
 
     def _ours(self, pid):
+        """pid names this suite's directories (conmon, sandboxd), or is a
+        pod-init in one of its pods' cgroups."""
         try:
             with open("/proc/%d/cmdline" % pid, "rb") as f:
                 cmd = f.read()
+            with open("/proc/%d/cgroup" % pid) as f:
+                cg = f.read()
         except OSError:
             return False
-        return self.suite.tmp.encode() in cmd or (b"pod-init" in cmd and False)
+        pods = os.path.join(self.suite.runroot, "pods")
+        mine = os.listdir(pods) if os.path.isdir(pods) else []
+        return self.suite.tmp.encode() in cmd or any(p in cg for p in mine)
+
+    def scrub(self):
+        """After a failed test: whatever the suite left on the machine goes
+        (containers outlive the daemons by design, so they are removed with
+        runc itself; then the mounts, pod cgroups and processes)."""
+        runtime = os.path.join(self.suite.runroot, "runtime")
+        for h in os.listdir(runtime) if os.path.isdir(runtime) else []:
+            root = os.path.join(runtime, h)
+            ids = subprocess.run(["runc", "--root", root, "list", "-q"], capture_output=True,
+                                 text=True).stdout.split()
+            for cid in ids:
+                subprocess.run(["runc", "--root", root, "delete", "-f", cid],
+                               capture_output=True)
+        for pid, _, comm in proc_list():
+            if comm in ("conmon", "pod-init", "sandboxd") and self._ours(pid):
+                os.kill(pid, 9)
+        pods = os.path.join(self.suite.runroot, "pods")
+        for pod in os.listdir(pods) if os.path.isdir(pods) else []:
+            for c in os.listdir("/sys/fs/cgroup"):
+                top = os.path.join("/sys/fs/cgroup", c, "crisp", "pods", pod)
+                for root, dirs, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+                    try:
+                        os.rmdir(root)
+                    except OSError:
+                        pass
+        for m in sorted(mounts_under(self.suite.tmp), key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True)
 
     def cleanup(self):
         try:
@@ -269,5 +307,7 @@ class PodEnv:
                 except grpc.RpcError:
                     pass
         finally:
+            self.suite.stop()
+            self.scrub()
             self.suite.cleanup()
             subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
