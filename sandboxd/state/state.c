@@ -180,14 +180,17 @@ void state_close(struct state *st)
 	free(st);
 }
 
+/* Only lowercase hex of up to 64 characters can name (a prefix of) one of
+ * our ids: anything else names nothing here (-ENOENT), so that stopping
+ * or removing it succeeds as the CRI asks, and a status says NOT_FOUND. */
 static int id_ok(const char *id)
 {
 	size_t n = strlen(id);
 	if (n == 0 || n > SBX_ID_LEN)
-		return -EINVAL;
+		return -ENOENT;
 	for (; *id; id++)
 		if (!((*id >= '0' && *id <= '9') || (*id >= 'a' && *id <= 'f')))
-			return -EINVAL;
+			return -ENOENT;
 	return 0;
 }
 

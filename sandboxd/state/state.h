@@ -119,7 +119,8 @@ int state_wait(struct state *st, int64_t deadline_ms);
 void state_new_id(char ret[SBX_ID_LEN + 1]);
 
 /* Lookups by id or unique prefix, with a reference (state lock NOT held by
- * the caller). -ENOENT, -ENOTUNIQ (an ambiguous prefix), -EINVAL (not hex). */
+ * the caller). -ENOENT (also for what is not lowercase hex: it names
+ * nothing of ours), -ENOTUNIQ (an ambiguous prefix). */
 int state_pod_get(struct state *st, const char *id, struct pod **ret);
 int state_ctr_get(struct state *st, const char *id, struct ctr **ret);
 void state_pod_put(struct state *st, struct pod *p);

@@ -320,3 +320,18 @@ def test_configured_network_wins_and_status_says_so():
         subprocess.run(["ip", "link", "del", br], capture_output=True)
     finally:
         e.cleanup()
+
+
+def test_ids_that_are_not_ours(env):
+    """kubelet and critest may name ids crisp never made (critest uses
+    UUIDs): stop and remove succeed, status is NOT_FOUND."""
+    for bad in ("ce5de69c-eb52-4ce7-bd35-7b2eabdda6e2", "ABCDEF", "0" * 64):
+        env.call("StopPodSandbox", pod_sandbox_id=bad)
+        env.call("RemovePodSandbox", pod_sandbox_id=bad)
+        env.call("StopContainer", container_id=bad)
+        env.call("RemoveContainer", container_id=bad)
+        for method, field in (("PodSandboxStatus", "pod_sandbox_id"),
+                              ("ContainerStatus", "container_id")):
+            with pytest.raises(grpc.RpcError) as e:
+                env.call(method, **{field: bad})
+            assert e.value.code() == grpc.StatusCode.NOT_FOUND, (method, bad)
