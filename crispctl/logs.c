@@ -5,7 +5,8 @@
  * kubelet does for `kubectl logs`), writes stdout records to stdout and
  * stderr records to stderr (crilog.c), and while following asks
  * ContainerStatus every FOLLOW_POLL_MS until the container has exited,
- * then reads what is left. Rotation (ReopenContainerLog) is followed by
+ * then reads what is left (an UNAVAILABLE answer, a daemon restarting, is
+ * waited out for FOLLOW_UNAVAILABLE_MS). Rotation (ReopenContainerLog) is followed by
  * path. Never writes to the log.
  */
 #include <errno.h>
@@ -21,6 +22,7 @@
 
 #define FOLLOW_IDLE_MS 50
 #define FOLLOW_POLL_MS 200
+#define FOLLOW_UNAVAILABLE_MS (30 * 1000)      /* a daemon restarting: wait that long */
 
 static int64_t now_ms(void)
 {
@@ -71,7 +73,7 @@ int ctl_log_follow(struct ctl *c, const char *id, struct crilog_file *f, struct 
 		   int *ret_code)
 {
 	int seen = ctl_interrupts();
-	int64_t next_poll = 0;
+	int64_t next_poll = 0, unavailable_since = 0;
 	for (;;) {
 		int r = crilog_file_pump(f, o);
 		if (r == 0)
@@ -94,11 +96,20 @@ int ctl_log_follow(struct ctl *c, const char *id, struct crilog_file *f, struct 
 			r = drain(f, o);
 			return r < 0 ? r : -ENOENT;
 		}
+		if (r < 0 && c->last_code == 14) {    /* UNAVAILABLE: crisp-up restarts daemons */
+			if (!unavailable_since)
+				unavailable_since = now_ms();
+			if (now_ms() - unavailable_since < FOLLOW_UNAVAILABLE_MS) {
+				next_poll = now_ms() + FOLLOW_POLL_MS * 5;
+				continue;
+			}
+		}
 		if (r < 0) {
 			ctl_fail("%s", r == -EBADMSG ? "ContainerStatus: an answer without a status" :
 				 c->last_error);
 			return r;
 		}
+		unavailable_since = 0;
 		bool exited = st->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
 		if (exited)
 			*ret_code = st->status->exit_code;

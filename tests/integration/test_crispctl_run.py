@@ -40,7 +40,7 @@ class Env:
         self.tar = out.stdout.strip()
         assert os.path.isfile(self.tar), out
 
-    def ctl(self, *args, expect=0, env=None, endpoint=True, timeout=120, input=None):
+    def ctl(self, *args, expect=0, env=None, endpoint=True, timeout=60, input=None):
         cmd = [CRISPCTL, "--runroot", self.suite.runroot]
         if endpoint:
             cmd += ["-r", "unix://" + self.sock]
