@@ -147,6 +147,30 @@ static void ps_table(struct ctl *c, Runtime__V1__Container *const *v, size_t n, 
 		protobuf_c_message_free_unpacked(&pods->base, NULL);
 }
 
+/* The containers kept, as JSON, ids or a table. */
+static int ps_print(struct ctl *c, const struct ps_opts *o, Runtime__V1__Container **keep,
+		    size_t n)
+{
+	if (o->json) {
+		Runtime__V1__ListContainersResponse out = RUNTIME__V1__LIST_CONTAINERS_RESPONSE__INIT;
+		out.containers = keep;
+		out.n_containers = n;
+		struct json_object *j = ctl_pb_json(&out.base);
+		int r = j ? ctl_json_print(j, stdout) : -ENOMEM;
+		json_object_put(j);
+		if (r < 0)
+			ctl_fail("out of memory");
+		return r;
+	}
+	if (o->quiet) {
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", keep[i]->id);
+		return 0;
+	}
+	ps_table(c, keep, n, o->no_trunc);
+	return 0;
+}
+
 int ctl_ps(struct ctl *c, int argc, char **argv)
 {
 	static const char use[] =
@@ -199,23 +223,8 @@ int ctl_ps(struct ctl *c, int argc, char **argv)
 		keep[n++] = k;
 	}
 	qsort(keep, n, sizeof *keep, by_created_desc);
-	if (o.json) {
-		Runtime__V1__ListContainersResponse out = RUNTIME__V1__LIST_CONTAINERS_RESPONSE__INIT;
-		out.containers = keep;
-		out.n_containers = n;
-		struct json_object *j = ctl_pb_json(&out.base);
-		if (!j || ctl_json_print(j, stdout) < 0) {
-			json_object_put(j);
-			ctl_fail("out of memory");
-			goto out;
-		}
-		json_object_put(j);
-	} else if (o.quiet) {
-		for (size_t i = 0; i < n; i++)
-			printf("%s\n", keep[i]->id);
-	} else {
-		ps_table(c, keep, n, o.no_trunc);
-	}
+	if (ps_print(c, &o, keep, n) < 0)
+		goto out;
 	ret = CTL_EXIT_OK;
 out:
 	free(keep);

@@ -17,7 +17,7 @@
  * lease.c (lease ls); cri_client.c (grpc core unary calls), endpoint.c
  * (which socket), cri.c (crispctl's CRI calls: errors printed, Ctrl-C,
  * id prefixes), table.c (crictl-like tables), pbjson.c (protobuf as JSON),
- * pods.c (pods, stopp, rmp, inspectp), containers.c (ps, stop, rm,
+ * pbmap.c (map<string,string> fields), pods.c (pods, stopp, rmp, inspectp), containers.c (ps, stop, rm,
  * inspect), run_opts.c and run.c (run), crilog.c (the CRI log format),
  * logs.c (logs, following), exec.c (exec), version.c (version).
  *

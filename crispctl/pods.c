@@ -133,6 +133,29 @@ static void pods_table(Runtime__V1__PodSandbox *const *v, size_t n, bool no_trun
 	ctl_table_free(t);
 }
 
+/* The pods kept, as JSON, ids or a table. */
+static int pods_print(const struct pods_opts *o, Runtime__V1__PodSandbox **keep, size_t n)
+{
+	if (o->json) {
+		Runtime__V1__ListPodSandboxResponse out = RUNTIME__V1__LIST_POD_SANDBOX_RESPONSE__INIT;
+		out.items = keep;
+		out.n_items = n;
+		struct json_object *j = ctl_pb_json(&out.base);
+		int r = j ? ctl_json_print(j, stdout) : -ENOMEM;
+		json_object_put(j);
+		if (r < 0)
+			ctl_fail("out of memory");
+		return r;
+	}
+	if (o->quiet) {
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", keep[i]->id);
+		return 0;
+	}
+	pods_table(keep, n, o->no_trunc);
+	return 0;
+}
+
 int ctl_pods(struct ctl *c, int argc, char **argv)
 {
 	static const char use[] =
@@ -190,23 +213,8 @@ int ctl_pods(struct ctl *c, int argc, char **argv)
 		keep[n++] = p;
 	}
 	qsort(keep, n, sizeof *keep, by_created_desc);
-	if (o.json) {
-		Runtime__V1__ListPodSandboxResponse out = RUNTIME__V1__LIST_POD_SANDBOX_RESPONSE__INIT;
-		out.items = keep;
-		out.n_items = n;
-		struct json_object *j = ctl_pb_json(&out.base);
-		if (!j || ctl_json_print(j, stdout) < 0) {
-			json_object_put(j);
-			ctl_fail("out of memory");
-			goto out;
-		}
-		json_object_put(j);
-	} else if (o.quiet) {
-		for (size_t i = 0; i < n; i++)
-			printf("%s\n", keep[i]->id);
-	} else {
-		pods_table(keep, n, o.no_trunc);
-	}
+	if (pods_print(&o, keep, n) < 0)
+		goto out;
 	ret = CTL_EXIT_OK;
 out:
 	free(keep);

@@ -95,6 +95,36 @@ void ctl_run_default_name(const char *image, const char *suffix, char *buf, size
 	snprintf(buf, len, "%s%s%s", n ? base : "run", "-", suffix);
 }
 
+/* -e KEY=VALUE, or KEY alone: crispctl's own value, if it has one. */
+static int env_add(struct run_opts *o, char *arg, char *err, size_t len)
+{
+	struct ctl_kv *kv = &o->env[o->n_env];
+	if (o->n_env == RUN_ENV_MAX)
+		return fail(err, len, -EINVAL, "more than %d --env", RUN_ENV_MAX);
+	if (strchr(arg, '=')) {
+		if (ctl_split_kv(arg, &kv->key, &kv->value) < 0)
+			return fail(err, len, -EINVAL, "--env wants KEY=VALUE or KEY");
+	} else {
+		kv->key = arg;
+		kv->value = getenv(arg);
+		if (!kv->value)
+			return 0;
+	}
+	o->n_env++;
+	return 0;
+}
+
+static int label_add(struct run_opts *o, char *arg, char *err, size_t len)
+{
+	struct ctl_kv *kv = &o->labels[o->n_labels];
+	if (o->n_labels == RUN_LABELS_MAX)
+		return fail(err, len, -EINVAL, "more than %d --label", RUN_LABELS_MAX);
+	if (ctl_split_kv(arg, &kv->key, &kv->value) < 0)
+		return fail(err, len, -EINVAL, "--label wants KEY=VALUE");
+	o->n_labels++;
+	return 0;
+}
+
 int ctl_run_opts_parse(int argc, char **argv, struct run_opts *o, char *err, size_t len)
 {
 	enum { OPT_RM = 1000, OPT_NAME, OPT_NET };
@@ -113,7 +143,7 @@ int ctl_run_opts_parse(int argc, char **argv, struct run_opts *o, char *err, siz
 		{ "interactive", no_argument, NULL, 'i' },
 		{ 0 },
 	};
-	int c;
+	int c, r;
 	memset(o, 0, sizeof *o);
 	err[0] = '\0';
 	optind = 0;
@@ -142,32 +172,14 @@ int ctl_run_opts_parse(int argc, char **argv, struct run_opts *o, char *err, siz
 				return fail(err, len, -EINVAL, "--user: NAME, UID, NAME:GID or UID:GID");
 			o->have_user = true;
 			break;
-		case 'e': {
-			struct ctl_kv *kv = &o->env[o->n_env];
-			if (o->n_env == RUN_ENV_MAX)
-				return fail(err, len, -EINVAL, "more than %d --env", RUN_ENV_MAX);
-			if (strchr(optarg, '=')) {
-				if (ctl_split_kv(optarg, &kv->key, &kv->value) < 0)
-					return fail(err, len, -EINVAL, "--env wants KEY=VALUE or KEY");
-			} else {
-				/* KEY alone: crispctl's own value, if it has one */
-				kv->key = optarg;
-				kv->value = getenv(optarg);
-				if (!kv->value)
-					break;
-			}
-			o->n_env++;
+		case 'e':
+			if ((r = env_add(o, optarg, err, len)) < 0)
+				return r;
 			break;
-		}
-		case 'l': {
-			struct ctl_kv *kv = &o->labels[o->n_labels];
-			if (o->n_labels == RUN_LABELS_MAX)
-				return fail(err, len, -EINVAL, "more than %d --label", RUN_LABELS_MAX);
-			if (ctl_split_kv(optarg, &kv->key, &kv->value) < 0)
-				return fail(err, len, -EINVAL, "--label wants KEY=VALUE");
-			o->n_labels++;
+		case 'l':
+			if ((r = label_add(o, optarg, err, len)) < 0)
+				return r;
 			break;
-		}
 		default:
 			return -EINVAL;
 		}
