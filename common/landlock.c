@@ -102,7 +102,7 @@ int landlock_restrict(const struct landlock_rules *r)
 		if (!r->tcp_connect)
 			attr.handled_access_net |= LL_NET_CONNECT_TCP;
 	}
-	if (abi >= 6)
+	if (abi >= 6 && !r->no_scope)
 		attr.scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL;
 
 	int ruleset = (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof attr, 0);

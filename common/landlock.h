@@ -16,6 +16,7 @@ struct landlock_rules {
 	const char *const *exec;
 	bool tcp_bind;                  /* leave TCP bind(2) unrestricted */
 	bool tcp_connect;               /* leave TCP connect(2) unrestricted */
+	bool no_scope;                  /* leave signals and abstract UNIX sockets unscoped */
 };
 
 /* Landlock ABI version the kernel offers (0 if none or disabled). */
@@ -26,7 +27,8 @@ int landlock_abi(void);
  * knows is denied except beneath the listed paths (paths that do not exist
  * are skipped); TCP bind/connect (ABI >= 4) are denied unless the flags say
  * otherwise; signals to, and abstract UNIX sockets of, processes outside the
- * domain are denied (ABI >= 6). Needs no_new_privs or CAP_SYS_ADMIN.
+ * domain are denied (ABI >= 6) unless no_scope. Needs no_new_privs or
+ * CAP_SYS_ADMIN.
  * Threads that already exist are NOT restricted (Landlock acts per thread):
  * call it before the process starts threads.
  * Without kernel support it returns 0 and restricts nothing: the caller

@@ -197,6 +197,7 @@ static int landlock_apply(const struct privdrop *pd)
 	struct landlock_rules r = {
 		.rw = pd->landlock_rw, .ro = pd->landlock_ro, .exec = pd->landlock_exec,
 		.tcp_bind = pd->landlock_tcp_bind, .tcp_connect = pd->landlock_tcp_connect,
+		.no_scope = pd->landlock_no_scope,
 	};
 #ifdef CRISP_SANITIZE
 	const char *ro[PRIVDROP_MAX_PATHS + SANITIZE_RO_N];

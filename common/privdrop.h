@@ -41,6 +41,9 @@ struct privdrop {
 	const char *const *landlock_exec;
 	bool landlock_tcp_bind;         /* may still bind TCP ports (else denied, ABI >= 4) */
 	bool landlock_tcp_connect;      /* may still connect over TCP (else denied, ABI >= 4) */
+	bool landlock_no_scope;         /* leave signals and abstract unix sockets unscoped
+					 * (else scoped to the domain, ABI >= 6): conmon --exec
+					 * kills processes it started before its drop */
 	const char *const *seccomp;     /* NULL-terminated allowlist (common/seccomp.h:
 					 * "name" or "name:N=VALUE"); NULL: no filter */
 	int pdeathsig;                  /* re-armed after the drop; 0: none */

@@ -1,16 +1,18 @@
 /*
- * exit_file: see exit_file.h. Never leaves a partial file at path.
+ * exit_file: see exit_file.h. Never leaves a partial file under the final
+ * name (fs_write_file_atomic removes its temp file on failure).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "conmon/conmon.h"
 #include "conmon/exit_file.h"
 
-int exit_code_from_status(int st)
+#define EXIT_FILE_MAX 128
+
+int conmon_exit_code(int st)
 {
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
@@ -19,23 +21,21 @@ int exit_code_from_status(int st)
 	return 255;
 }
 
-int exit_file_write(const char *path, int code)
+int conmon_exit_format(int st, int64_t finished_ns, bool oom, char *buf, size_t len)
 {
-	char tmp[PATH_MAX];
-	char buf[16];
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return -errno;
-	int n = snprintf(buf, sizeof buf, "%d", code);
-	int r = 0;
-	if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0)
-		r = errno ? -errno : -EIO;
-	close(fd);
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	int n = snprintf(buf, len, CONMON_EXIT_FORMAT, conmon_exit_code(st), sig,
+			 (long long)finished_ns, oom ? 1 : 0);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return n;
+}
+
+int conmon_exit_write(int dirfd, const char *name, int st, int64_t finished_ns, bool oom)
+{
+	char buf[EXIT_FILE_MAX];
+	int n = conmon_exit_format(st, finished_ns, oom, buf, sizeof buf);
+	if (n < 0)
+		return n;
+	return fs_write_file_atomic(dirfd, name, buf, (size_t)n, 0644);
 }
