@@ -17,7 +17,8 @@ void *answer_map(struct arena *a, void *const *src, size_t n,
 /* A one-entry map {key: value} of type desc (value copied). */
 void *answer_map1(struct arena *a, const char *key, const char *value,
 		  const ProtobufCMessageDescriptor *desc, size_t *ret_n);
-/* Keep these until a is freed. The arrays (from state_*_all) are taken. */
+/* Keep these until a is freed. The arrays (from state_*_all) are taken:
+ * they may move, so the caller must not touch them after the call. */
 void answer_hold_pod(struct arena *a, struct state *st, struct pod *p);
 void answer_hold_ctr(struct arena *a, struct state *st, struct ctr *c);
 void answer_hold_pods(struct arena *a, struct state *st, struct pod **v, size_t n);

@@ -186,39 +186,41 @@ int pod_list(struct sbx *s, const Runtime__V1__ListPodSandboxRequest *rq, struct
 	int r = state_pods_all(s->st, &v, &n);
 	if (r < 0)
 		return crisp_fail_errno(err, r, "pods");
-	answer_hold_pods(a, s->st, v, n);
 	Runtime__V1__ListPodSandboxResponse *resp = arena_new(a, Runtime__V1__ListPodSandboxResponse);
 	Runtime__V1__PodSandbox **out = arena_alloc(a, (n ? n : 1) * sizeof *out);
-	if (!resp || !out)
-		return crisp_fail_errno(err, a->failed ? a->failed : -ENOMEM, "pod list");
-	runtime__v1__list_pod_sandbox_response__init(resp);
-	state_lock(s->st);
-	for (size_t i = 0; i < n && !a->failed; i++) {
-		const struct pod *p = v[i];
-		if (!match(p, rq->filter))
-			continue;
-		Runtime__V1__PodSandbox *x = arena_new(a, Runtime__V1__PodSandbox);
-		if (!x)
-			break;
-		runtime__v1__pod_sandbox__init(x);
-		x->id = (char *)p->id;
-		x->metadata = p->config->metadata;
-		x->state = pod_cri_state(p->state);
-		x->created_at = p->created_ns;
-		x->labels = answer_map(a, (void *const *)p->config->labels, p->config->n_labels,
-				     &runtime__v1__pod_sandbox__labels_entry__descriptor, &x->n_labels);
-		x->annotations = answer_map(a, (void *const *)p->config->annotations,
-					  p->config->n_annotations,
-					  &runtime__v1__pod_sandbox__annotations_entry__descriptor,
-					  &x->n_annotations);
-		x->runtime_handler = (char *)p->handler;
-		out[resp->n_items++] = x;
+	if (resp && out) {
+		runtime__v1__list_pod_sandbox_response__init(resp);
+		state_lock(s->st);
+		for (size_t i = 0; i < n && !a->failed; i++) {
+			const struct pod *p = v[i];
+			if (!match(p, rq->filter))
+				continue;
+			Runtime__V1__PodSandbox *x = arena_new(a, Runtime__V1__PodSandbox);
+			if (!x)
+				break;
+			runtime__v1__pod_sandbox__init(x);
+			x->id = (char *)p->id;
+			x->metadata = p->config->metadata;
+			x->state = pod_cri_state(p->state);
+			x->created_at = p->created_ns;
+			x->labels = answer_map(a, (void *const *)p->config->labels,
+					       p->config->n_labels,
+					       &runtime__v1__pod_sandbox__labels_entry__descriptor,
+					       &x->n_labels);
+			x->annotations = answer_map(a, (void *const *)p->config->annotations,
+						    p->config->n_annotations,
+						    &runtime__v1__pod_sandbox__annotations_entry__descriptor,
+						    &x->n_annotations);
+			x->runtime_handler = (char *)p->handler;
+			out[resp->n_items++] = x;
+		}
+		state_unlock(s->st);
+		resp->items = out;
 	}
-	state_unlock(s->st);
-	resp->items = out;
-	if (a->failed)
+	answer_hold_pods(a, s->st, v, n);       /* takes v: not used after this */
+	if (!resp || !out || a->failed)
 		return crisp_fail(err, a->failed == -E2BIG ? CRISP_STATUS_RESOURCE_EXHAUSTED :
-				  CRISP_STATUS_INTERNAL, a->failed,
+				  CRISP_STATUS_INTERNAL, a->failed ? a->failed : -ENOMEM,
 				  "the list of pods is too large for one answer%s",
 				  a->failed == -E2BIG ? " (use StreamPodSandboxes)" : "");
 	*ret = resp;
