@@ -90,7 +90,7 @@
  * (--exec must come first.) conmon becomes a child subreaper and runs
  * `RUNTIME --root DIR [--systemd-cgroup] exec --detach --pid-file P
  * [--cgroup SPEC] ID CMD ARG...` (P in a private directory it makes in
- * /tmp and removes once runc has exited; stdin /dev/null, stdout and stderr
+ * $TMPDIR, else /tmp, and removes once runc has exited; stdin /dev/null, stdout and stderr
  * pipes). --detach: runc exits once the command runs, and the command,
  * orphaned, becomes conmon's own child, so that conmon sees its real wait
  * status and reads its output with no runc in between. conmon then drops
@@ -112,8 +112,14 @@
  * freezer controller, e.g. SPEC "freezer:crisp-exec-1" and FILE
  * /sys/fs/cgroup/freezer/<container's cgroup>/crisp-exec-1/cgroup.procs,
  * as tests/integration/test_conmon.py does with runc 1.1.5 on a hybrid
- * host; on a v2-only host SPEC is the bare sub-path and FILE that
- * directory's cgroup.procs, not tried here). Without them only the command itself (and runc, if it still runs)
+ * host: the command, and what it starts, land in the freezer sub-cgroup
+ * while every other controller, and the v2 tree, keep the container's
+ * cgroup; a bare SPEC on such a host means every controller, and runc
+ * fails unless the sub-cgroup exists in each ("error adding pid N to
+ * cgroups: ... cpu/.../cgroup.procs: no such file or directory"); runc
+ * delete --force removes the sub-cgroup with the container's. On a v2-only
+ * host SPEC is the bare sub-path and FILE that directory's cgroup.procs,
+ * not tried here). Without them only the command itself (and runc, if it still runs)
  * is killed. The exit code is 128 + signal for a killed command (137 when
  * conmon killed it). If runc exec itself fails the command never ran:
  * status -ENOEXEC, exit_code runc's, runc's message in stderr.

@@ -1,9 +1,9 @@
 /*
  * exec: see exec.h. One poll loop over the signalfd (SIGCHLD) and the two
  * pipes, with the deadline as its timeout. runc's --pid-file goes into a
- * fresh private directory (mkdtemp in /tmp) that conmon removes, still
- * privileged, as soon as runc has exited and the pid is read; the drop
- * follows at once. Children reaped before the command's pid is known are
+ * fresh private directory (mkdtemp in $TMPDIR or /tmp) that conmon
+ * removes, still privileged, as soon as runc has exited and the pid is
+ * read; the drop follows at once. Children reaped before the command's pid is known are
  * remembered (the command may be quicker than conmon reading the file).
  */
 #include <errno.h>
@@ -30,7 +30,8 @@
 #include "conmon/kill.h"
 #include "conmon/runtime.h"
 
-#define EXEC_TMP_TEMPLATE "/tmp/crisp-exec-XXXXXX"
+#define EXEC_TMP_NAME "crisp-exec-XXXXXX"
+#define EXEC_TMP_BASE_MAX 256
 #define EXEC_PID_FILE "pid"
 #define READ_CHUNK (64u * 1024u)
 #define EARLY_MAX 16                    /* children reaped before the pid was known */
@@ -51,7 +52,7 @@ struct ex {
 	int runc_status, cmd_status;
 	int result;                     /* conmon_exec_result.status */
 	int64_t deadline;               /* CLOCK_MONOTONIC ns, 0: none */
-	char tmpdir[sizeof EXEC_TMP_TEMPLATE];
+	char tmpdir[EXEC_TMP_BASE_MAX + sizeof EXEC_TMP_NAME + 1];
 	bool tmpdir_made;
 	struct { pid_t pid; int st; } early[EARLY_MAX];
 	size_t n_early;
@@ -296,7 +297,11 @@ static int start(struct ex *e)
 	e->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (e->sigfd < 0)
 		return -errno;
-	memcpy(e->tmpdir, EXEC_TMP_TEMPLATE, sizeof EXEC_TMP_TEMPLATE);
+	/* $TMPDIR when it is an absolute path of a sane length, else /tmp */
+	const char *base = secure_getenv("TMPDIR");
+	if (!base || base[0] != '/' || strlen(base) > EXEC_TMP_BASE_MAX)
+		base = "/tmp";
+	snprintf(e->tmpdir, sizeof e->tmpdir, "%s/%s", base, EXEC_TMP_NAME);
 	if (!mkdtemp(e->tmpdir))
 		return -errno;
 	e->tmpdir_made = true;

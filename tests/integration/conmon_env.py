@@ -100,19 +100,21 @@ def read_with_timeout(fd, timeout, line=False):
 class Container:
     """One container with its conmon."""
 
-    def __init__(self, rootfs, spec, args, terminal=False, memory_limit=None):
+    def __init__(self, rootfs, spec, args, terminal=False, memory_limit=None, long_dir=False):
         self.id = "conmon-test-" + uuid.uuid4().hex[:12]
         self.tmp = tempfile.mkdtemp(prefix="crisp-conmon-")
         self.bundle = os.path.join(self.tmp, "bundle")
         self.root = os.path.join(self.tmp, "runc")
-        self.dir = os.path.join(self.tmp, "ctr")
+        # long_dir: DIR/NAME longer than a socket path may be (108 bytes)
+        self.dir = os.path.join(self.tmp, "c" * 100 if long_dir else "ctr")
         self.logdir = os.path.join(self.tmp, "logs")
         self.log = os.path.join(self.logdir, "0.log")
         self.cgpath = "/crisp-" + self.id
         self.subcgroups = []
         self.conmon_pid = None
         self.conmon_err = os.path.join(self.tmp, "conmon.stderr")
-        for d in (self.bundle, self.root, self.logdir):
+        self.exec_tmp = os.path.join(self.tmp, "tmp")
+        for d in (self.bundle, self.root, self.logdir, self.exec_tmp):
             os.makedirs(d)
         os.mkdir(self.dir, 0o700)
         spec = json.loads(json.dumps(spec))
@@ -121,8 +123,10 @@ class Container:
         spec["process"]["args"] = args
         spec["linux"]["cgroupsPath"] = self.cgpath
         if memory_limit:
-            spec["linux"].setdefault("resources", {})["memory"] = {
-                "limit": memory_limit, "swap": memory_limit}
+            mem = {"limit": memory_limit}
+            if os.path.exists(os.path.join(CGROUP, "memory", "memory.memsw.limit_in_bytes")):
+                mem["swap"] = memory_limit      # no way around the limit through swap
+            spec["linux"].setdefault("resources", {})["memory"] = mem
         with open(os.path.join(self.bundle, "config.json"), "w") as f:
             json.dump(spec, f)
 
@@ -204,8 +208,17 @@ class Container:
     # ---- sockets ----------------------------------------------------------
 
     def connect(self, name):
+        """A socket in DIR, through an fd of DIR when its path is too long."""
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        s.connect(os.path.join(self.dir, name))
+        path = os.path.join(self.dir, name)
+        if len(path) < 108:
+            s.connect(path)
+            return s
+        fd = os.open(self.dir, os.O_PATH | os.O_DIRECTORY)
+        try:
+            s.connect("/proc/self/fd/%d/%s" % (fd, name))
+        finally:
+            os.close(fd)
         return s
 
     def ctl(self, typ, a=0, b=0, sock=None):
@@ -259,7 +272,8 @@ class Container:
 
 def exec_sync(c, cmd, timeout_ms=0, cgroup=None, procs=None, wait=30, on_start=None):
     """conmon --exec in c; returns (status, exit_code, stdout, stderr,
-    seconds it took)."""
+    seconds it took). Its TMPDIR is c's own tmp/, for the pid file's
+    directory."""
     r, w = os.pipe()
     argv = [CONMON, "--exec", "--runtime", RUNC, "--runtime-root", c.root, "--id", c.id,
             "--timeout-ms", str(timeout_ms), "--result-fd", str(w)]
@@ -267,9 +281,10 @@ def exec_sync(c, cmd, timeout_ms=0, cgroup=None, procs=None, wait=30, on_start=N
         argv += ["--exec-cgroup", cgroup, "--exec-procs", procs]
     argv += ["--"] + cmd
     t0 = time.monotonic()
+    env = dict(os.environ, TMPDIR=c.exec_tmp)
     with open(c.conmon_err, "a") as err:
         p = subprocess.Popen(argv, pass_fds=[w], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=err)
+                             stdout=subprocess.DEVNULL, stderr=err, env=env)
     os.close(w)
     try:
         if on_start:
