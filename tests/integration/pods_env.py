@@ -27,6 +27,7 @@ from crisp_env import Suite, cri_pb2, wait_for
 
 BUSYBOX = "/bin/busybox"
 IMAGE = "crisp.test/busybox:latest"
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 PASSWD = ("root:x:0:0:root:/root:/bin/sh\n"
@@ -300,6 +301,10 @@ class PodEnv:
             subprocess.run(["umount", "-l", m], capture_output=True)
 
     def cleanup(self):
+        """Remove every pod, stop the suite, scrub, and fail when a daemon,
+        conmon or pod-init printed a sanitizer report on the way (`make
+        SANITIZE=1` builds; LeakSanitizer reports at exit)."""
+        report = None
         try:
             if self.suite.proc is not None:
                 try:
@@ -308,6 +313,10 @@ class PodEnv:
                     pass
         finally:
             self.suite.stop()
+            text = self.suite.logtext()
+            if any(m in text for m in SANITIZER_MARKS):
+                report = text[-6000:]
             self.scrub()
             self.suite.cleanup()
             subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        assert report is None, "sanitizer report in the suite's log:\n" + report
