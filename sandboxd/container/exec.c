@@ -191,6 +191,15 @@ static int run_exec(struct sbx *s, struct ctr *c, const Runtime__V1__ExecSyncReq
 		return crisp_fail(err, CRISP_STATUS_INTERNAL, -EBADMSG,
 				  "exec in container %s: conmon's result is malformed", c->id);
 	}
+	if (res.status == -ENOEXEC) {
+		/* runc could not start it: its reason is in the stderr part */
+		r = crisp_fail(err, CRISP_STATUS_FAILED_PRECONDITION, -ENOEXEC,
+			       "exec in container %s failed: %.*s", c->id,
+			       (int)(res.stderr_len < 400 ? res.stderr_len : 400),
+			       buf + sizeof res + res.stdout_len);
+		free(buf);
+		return r;
+	}
 	if (res.status == -ETIMEDOUT || res.status == -EFBIG || res.status < 0) {
 		free(buf);
 		if (res.status == -ETIMEDOUT)

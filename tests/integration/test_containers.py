@@ -163,6 +163,11 @@ def test_exec_sync(env):
         env.exec(cid, ["sh", "-c", "head -c 20000000 /dev/zero; sleep 100"], timeout=30)
     assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "head" not in env.exec(cid, ["ps", "-o", "args"]).stdout.decode()
+    # a command runc cannot start: an error that says why
+    with pytest.raises(grpc.RpcError) as e:
+        env.exec(cid, ["/no/such/command"])
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "/no/such/command" in e.value.details(), e.value.details()
     env.stop(cid, 0)
     with pytest.raises(grpc.RpcError) as e:
         env.exec(cid, ["true"])
