@@ -83,6 +83,21 @@ int svc_lease_create(struct svc *s, const Crisp__LeaseCreate *rq, Crisp__Lease *
 	return lease_answer(s, rq->id, ret, err);
 }
 
+/* The image a lease request names: NOT_FOUND, or INVALID_ARGUMENT for an
+ * ambiguous id prefix. */
+static int lease_image_find(struct svc *s, const char *ref, struct store_image **ret,
+			    struct svc_error *err)
+{
+	int r = ref && *ref ? svc_image_find(s, ref, ret) : -ENOENT;
+	if (r == -ENOENT || r == -ENOTUNIQ)
+		return svc_fail(err, r == -ENOENT ? CRISP_STATUS_NOT_FOUND :
+				CRISP_STATUS_INVALID_ARGUMENT, r, "no image %.300s%s", ref ? ref : "",
+				r == -ENOTUNIQ ? " (ambiguous)" : "");
+	if (r < 0)
+		return svc_fail(err, svc_status_of(r), r, "image %.300s: %s", ref, strerror(-r));
+	return 0;
+}
+
 static int layers_fill(const struct store_image *img, Crisp__Lease *ret)
 {
 	ret->images = calloc(1, sizeof *ret->images);
@@ -106,14 +121,8 @@ int svc_lease_add(struct svc *s, const Crisp__LeaseAdd *rq, Crisp__Lease *ret,
 	if (r < 0)
 		return r;
 	struct store_image *img = NULL;
-	r = rq->image && *rq->image ? svc_image_find(s, rq->image, &img) : -ENOENT;
-	if (r == -ENOENT || r == -ENOTUNIQ)
-		return svc_fail(err, r == -ENOENT ? CRISP_STATUS_NOT_FOUND :
-				CRISP_STATUS_INVALID_ARGUMENT, r, "no image %.300s%s",
-				rq->image ? rq->image : "", r == -ENOTUNIQ ? " (ambiguous)" : "");
-	if (r < 0)
-		return svc_fail(err, svc_status_of(r), r, "image %.300s: %s", rq->image,
-				strerror(-r));
+	if ((r = lease_image_find(s, rq->image, &img, err)) < 0)
+		return r;
 	r = store_lease_add_image(s->store, rq->id, img->id);
 	if (r == 0)
 		r = lease_answer(s, rq->id, ret, err);
@@ -191,14 +200,8 @@ int svc_lease_image(struct svc *s, const Crisp__LeaseImage *rq, Crisp__LeasedIma
 	if (r < 0)
 		return r;
 	struct store_image *img = NULL;
-	r = rq->image && *rq->image ? svc_image_find(s, rq->image, &img) : -ENOENT;
-	if (r == -ENOENT || r == -ENOTUNIQ)
-		return svc_fail(err, r == -ENOENT ? CRISP_STATUS_NOT_FOUND :
-				CRISP_STATUS_INVALID_ARGUMENT, r, "no image %.300s%s",
-				rq->image ? rq->image : "", r == -ENOTUNIQ ? " (ambiguous)" : "");
-	if (r < 0)
-		return svc_fail(err, svc_status_of(r), r, "image %.300s: %s", rq->image,
-				strerror(-r));
+	if ((r = lease_image_find(s, rq->image, &img, err)) < 0)
+		return r;
 	/* an existing lease is extended: sandboxd asks again after a restart */
 	r = store_lease_create(s->store, rq->lease_id, rq->holder ? rq->holder : "", 0);
 	if (r == -EEXIST)
