@@ -71,6 +71,26 @@ static int read_conmon_pid(const char *dir, pid_t *ret_pid, uint64_t *ret_start)
 	return r;
 }
 
+int conmon_fork(const char *const *argv, int keep_fd, pid_t *ret_pid)
+{
+	static const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int nul = open("/dev/null", O_RDWR);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || fcntl(keep_fd, F_SETFD, 0) < 0)
+			_exit(127);
+		execve(argv[0], (char *const *)argv, (char *const *)envp);
+		_exit(127);
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
 int conmon_run(const struct sbx *s, const struct conmon_args *a, pid_t *ret_pid,
 	       pid_t *ret_conmon, uint64_t *ret_conmon_start, struct crisp_error *err)
 {
@@ -113,28 +133,16 @@ int conmon_run(const struct sbx *s, const struct conmon_args *a, pid_t *ret_pid,
 	argv[n++] = fdnum;
 	argv[n] = NULL;
 
-	static const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	pid_t pid = fork();
-	if (pid < 0) {
-		int r = -errno;
+	pid_t pid;
+	int r = conmon_fork(argv, sync[1], &pid);
+	close(sync[1]);
+	if (r < 0) {
 		close(sync[0]);
-		close(sync[1]);
 		return crisp_fail_errno(err, r, "fork");
 	}
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		int nul = open("/dev/null", O_RDWR);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || fcntl(sync[1], F_SETFD, 0) < 0)
-			_exit(127);
-		execve(argv[0], (char *const *)argv, (char *const *)envp);
-		_exit(127);
-	}
-	close(sync[1]);
 	int64_t deadline = sbx_mono_ms() + SBX_CONMON_TIMEOUT_MS;
 	char *line = malloc(SYNC_LINE_MAX);
-	int r = line ? read_sync(sync[0], deadline, line, SYNC_LINE_MAX) : -ENOMEM;
+	r = line ? read_sync(sync[0], deadline, line, SYNC_LINE_MAX) : -ENOMEM;
 	close(sync[0]);
 	int st = 0;
 	char stbuf[64];

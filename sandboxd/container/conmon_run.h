@@ -20,6 +20,11 @@ struct conmon_args {
 	bool tty, stdin_open, stdin_once;
 };
 
+/* fork and exec conmon with argv (argv[0] its path): stdin and stdout
+ * /dev/null, stderr ours (its log lines join sandboxd's), keep_fd passed at
+ * its own number, a clean signal mask and environment. Only async-signal-
+ * safe calls in the child. */
+int conmon_fork(const char *const *argv, int keep_fd, pid_t *ret_pid);
 /* *ret_pid: the container's init; *ret_conmon, *ret_conmon_start: the
  * monitor (start 0 when it is already gone). */
 int conmon_run(const struct sbx *s, const struct conmon_args *a, pid_t *ret_pid,

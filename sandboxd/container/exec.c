@@ -28,6 +28,7 @@
 #include "common/chan.h"
 #include "common/status.h"
 #include "conmon/conmon.h"
+#include "sandboxd/container/conmon_run.h"
 #include "sandboxd/container/ctr.h"
 #include "sandboxd/pod/pod.h"
 
@@ -145,22 +146,12 @@ static int run_exec(struct sbx *s, struct ctr *c, const Runtime__V1__ExecSyncReq
 	for (size_t i = 0; i < rq->n_cmd; i++)
 		argv[n++] = rq->cmd[i];
 	argv[n] = NULL;
-	static const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		int nul = open("/dev/null", O_RDWR);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || fcntl(p[1], F_SETFD, 0) < 0)
-			_exit(127);
-		execve(argv[0], (char *const *)argv, (char *const *)envp);
-		_exit(127);
-	}
+	pid_t pid;
+	r = conmon_fork(argv, p[1], &pid);
 	close(p[1]);
-	if (pid < 0) {
+	if (r < 0) {
 		close(p[0]);
-		return crisp_fail_errno(err, -errno, "fork");
+		return crisp_fail_errno(err, r, "fork");
 	}
 	int64_t d = rq->timeout > 0 ? sbx_mono_ms() + rq->timeout * 1000 + EXEC_GRACE_MS : 0;
 	if (deadline && (!d || deadline < d))

@@ -8,7 +8,11 @@
  * [runtime] shm_size at RUNROOT/pods/<id>/shm.
  *
  * The child is forked from a threaded daemon: between fork and _exit it
- * makes only async-signal-safe system calls. Never logs.
+ * makes only async-signal-safe system calls, and first closes every fd but
+ * its two pipe ends, so that it never holds another thread's pipe open
+ * (children of concurrent RunPodSandbox calls would otherwise wait on each
+ * other's pipes forever). It is told to go with a byte, not by EOF.
+ * Never logs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +31,32 @@
 static const char *const ns_names[] = { "net", "ipc", "uts" };
 static const int ns_flags[] = { CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS };
 
-static void child(int flags, const char *hostname, int ready, int go, int go_w)
+void pod_close_all_but(const int *keep, size_t n)
+{
+	int sorted[8];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < 8; i++) {
+		if (keep[i] < 3)
+			continue;
+		size_t j = k++;
+		for (; j > 0 && sorted[j - 1] > keep[i]; j--)
+			sorted[j] = sorted[j - 1];
+		sorted[j] = keep[i];
+	}
+	unsigned from = 3;
+	for (size_t i = 0; i < k; i++) {
+		if ((unsigned)sorted[i] > from)
+			close_range(from, (unsigned)sorted[i] - 1, 0);
+		from = (unsigned)sorted[i] + 1;
+	}
+	close_range(from, ~0u, 0);
+}
+
+static void child(int flags, const char *hostname, int ready, int go)
 {
 	char c = 0;
-	close(go_w);            /* or our copy would keep the pipe from EOF */
+	int keep[] = { ready, go };
+	pod_close_all_but(keep, 2);
 	if (unshare(flags) < 0)
 		_exit(1);
 	if ((flags & CLONE_NEWUTS) && hostname && sethostname(hostname, strlen(hostname)) < 0)
@@ -74,7 +100,7 @@ int pod_ns_create(const char *nsdir, const bool want[3], const char *hostname,
 	}
 	pid_t pid = fork();
 	if (pid == 0)
-		child(flags, hostname, ready[1], go[0], go[1]);
+		child(flags, hostname, ready[1], go[0]);
 	close(ready[1]);
 	close(go[0]);
 	if (pid < 0) {
@@ -101,7 +127,8 @@ int pod_ns_create(const char *nsdir, const bool want[3], const char *hostname,
 			r = crisp_fail_errno(err, -errno, "pin %s on %s", src, dst);
 	}
 out:
-	close(go[1]);           /* the child exits */
+	(void)!write(go[1], "x", 1);    /* the child exits */
+	close(go[1]);
 	close(ready[0]);
 	if (pid > 0)
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

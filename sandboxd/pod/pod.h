@@ -26,6 +26,10 @@ int pod_ns_create(const char *nsdir, const bool want[3], const char *hostname,
 int pod_ns_release(const char *nsdir);
 bool pod_ns_pinned(const char *path);
 int pod_shm_create(const char *dir, uint64_t size, struct crisp_error *err);
+/* For a forked child that does not exec (at once): close every fd above 2
+ * but the n in keep (at most 8), so that it holds no other thread's pipe.
+ * Async-signal-safe. */
+void pod_close_all_but(const int *keep, size_t n);
 int pod_shm_release(const char *dir);
 
 /* files.c */

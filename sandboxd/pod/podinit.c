@@ -28,6 +28,8 @@ static void first_child(const int ns_fds[3], const char *exe, int pid_w, int err
 	static char *const argv[] = { "pod-init", NULL };
 	static char *const envp[] = { NULL };
 	sigset_t none;
+	int keep[] = { ns_fds[0], ns_fds[1], ns_fds[2], pid_w, err_w };
+	pod_close_all_but(keep, 5);
 	for (int i = 0; i < 3; i++)
 		if (ns_fds[i] >= 0 && setns(ns_fds[i], 0) < 0)
 			_exit(1);

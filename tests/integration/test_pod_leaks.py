@@ -8,7 +8,9 @@ so that other work on the machine does not move the counts."""
 import concurrent.futures
 import os
 import subprocess
+import time
 
+from crisp_env import wait_for
 from pods_env import PodEnv
 
 PODS = 100
@@ -58,13 +60,16 @@ def count_netns(env):
     return len(seen)
 
 
-def count_cgroups():
-    n = 0
-    for top in ("/sys/fs/cgroup/memory/crisp", "/sys/fs/cgroup/unified/crisp",
-                "/sys/fs/cgroup/pids/crisp"):
-        for _, dirs, _ in os.walk(top):
-            n += len(dirs)
-    return n
+def pod_cgroups(ids):
+    """The cgroups of these pods (crisp's own, /crisp/pods/<id>, with their
+    containers' and pod-init's below) in every hierarchy, still there."""
+    left = []
+    for c in os.listdir("/sys/fs/cgroup"):
+        for pod in ids:
+            p = os.path.join("/sys/fs/cgroup", c, "crisp", "pods", pod)
+            if os.path.isdir(p) and not os.path.islink(os.path.join("/sys/fs/cgroup", c)):
+                left.append(p)
+    return left
 
 
 def count_links(env):
@@ -85,12 +90,24 @@ def snapshot(env):
     sb = env.suite.daemon_pids()["sandboxd"]
     ipam = os.path.join(env.suite.root, "cni", "networks")
     return {
-        "mounts": count_mounts(env), "netns": count_netns(env), "cgroups": count_cgroups(),
+        "mounts": count_mounts(env), "netns": count_netns(env),
         "procs": count_procs(env), "links": count_links(env),
         "iptables": count_iptables(env),
         "sandboxd_fds": len(os.listdir("/proc/%d/fd" % sb)),
         "ipam": sum(len([f for f in fs if f[0].isdigit()]) for _, _, fs in os.walk(ipam)),
     }
+
+
+def stable_snapshot(env):
+    """A snapshot that two looks 0.3 s apart agree on."""
+    prev = snapshot(env)
+    for _ in range(50):
+        time.sleep(0.3)
+        cur = snapshot(env)
+        if cur == prev:
+            return cur
+        prev = cur
+    return prev
 
 
 def test_100_pods_up_and_down_leave_nothing():
@@ -100,19 +117,29 @@ def test_100_pods_up_and_down_leave_nothing():
         # live as long as the network exist before the baseline
         pod, cfg = env.run_pod()
         env.call("RemovePodSandbox", pod_sandbox_id=pod)
-        before = snapshot(env)
+        before = stable_snapshot(env)
+
+        made = []
 
         def one(i):
             pod, cfg = env.run_pod(port_mappings=[] if i % 2 else None)
+            made.append(pod)
             cid = env.run(pod, cfg, ["sleep", "1000"])
             assert env.status(cid).state == 1
             env.call("StopPodSandbox", pod_sandbox_id=pod)
             env.call("RemovePodSandbox", pod_sandbox_id=pod)
         with concurrent.futures.ThreadPoolExecutor(THREADS) as ex:
             list(ex.map(one, range(PODS)))
+        # processes that were killed leave within moments (a conmon writes its
+        # exit file, then exits): wait, bounded, for the counts to settle
+        try:
+            wait_for(lambda: snapshot(env) == before, 10, 0.2, what="the counts to settle")
+        except AssertionError:
+            pass
         after = snapshot(env)
         assert after == before, {k: (before[k], after[k]) for k in before
                                  if before[k] != after[k]}
+        assert len(made) == PODS and pod_cgroups(made) == []
         assert env.leftovers() == {}
         assert len(env.call("ListPodSandbox").items) == 0
         assert len(env.call("ListContainers").containers) == 0
