@@ -47,6 +47,7 @@ int crisp_status_of_errno(int r)
 		return CRISP_STATUS_OK;
 	case -EINVAL:
 	case -E2BIG:
+	case -ENOTUNIQ:
 		return CRISP_STATUS_INVALID_ARGUMENT;
 	case -ENOENT:
 		return CRISP_STATUS_NOT_FOUND;

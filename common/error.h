@@ -23,7 +23,8 @@ int crisp_fail(struct crisp_error *err, int code, int r, const char *fmt, ...)
  * appended to the text. */
 int crisp_fail_errno(struct crisp_error *err, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* The gRPC status for a negative errno: -EINVAL/-E2BIG INVALID_ARGUMENT,
+/* The gRPC status for a negative errno: -EINVAL/-E2BIG/-ENOTUNIQ (an
+ * ambiguous id prefix) INVALID_ARGUMENT,
  * -ENOENT NOT_FOUND, -EEXIST ALREADY_EXISTS, -ENOSPC/-EDQUOT/-EFBIG/-EAGAIN/
  * -EMFILE/-ENFILE/-EUSERS RESOURCE_EXHAUSTED, -ETIMEDOUT DEADLINE_EXCEEDED,
  * -ECANCELED CANCELLED, -EPERM/-EACCES PERMISSION_DENIED, -EBUSY/-ENOTEMPTY

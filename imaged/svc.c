@@ -16,13 +16,14 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/error.h"
 #include "common/fsutil.h"
+#include "common/pool.h"
 #include "common/status.h"
 #include "imaged/reference.h"
 #include "imaged/registry.h"
 #include "imaged/svc.h"
 #include "imaged/unpack_server.h"
-#include "common/pool.h"
 
 #define CONTAINERS_DIR "containers"
 #define CONTAINERS_MODE 0700   /* made so when missing; sandboxd owns it from then on */
@@ -41,33 +42,7 @@ int svc_fail(struct svc_error *err, int code, int r, const char *fmt, ...)
 
 int svc_status_of(int r)
 {
-	switch (r) {
-	case 0:
-		return CRISP_STATUS_OK;
-	case -EINVAL:
-	case -E2BIG:
-	case -ENOTUNIQ:
-		return CRISP_STATUS_INVALID_ARGUMENT;
-	case -ENOENT:
-		return CRISP_STATUS_NOT_FOUND;
-	case -EEXIST:
-		return CRISP_STATUS_ALREADY_EXISTS;
-	case -ENOSPC:
-	case -EDQUOT:
-	case -EFBIG:
-	case -EAGAIN:
-		return CRISP_STATUS_RESOURCE_EXHAUSTED;
-	case -EBADMSG:
-		return CRISP_STATUS_DATA_LOSS;
-	case -ETIMEDOUT:
-		return CRISP_STATUS_DEADLINE_EXCEEDED;
-	case -ECANCELED:
-		return CRISP_STATUS_CANCELLED;
-	case -ESHUTDOWN:
-		return CRISP_STATUS_UNAVAILABLE;
-	default:
-		return CRISP_STATUS_INTERNAL;
-	}
+	return crisp_status_of_errno(r);
 }
 
 int64_t svc_now_ms(void)

@@ -76,7 +76,8 @@ struct svc {
 /* Fills *err (if not NULL) and returns r (negative errno). */
 int svc_fail(struct svc_error *err, int code, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* The gRPC status for an errno from the store or the system. */
+/* The gRPC status for an errno from the store or the system: the
+ * suite's one map, crisp_status_of_errno (common/error.h). */
 int svc_status_of(int r);
 int64_t svc_now_ms(void);               /* CLOCK_MONOTONIC */
 
