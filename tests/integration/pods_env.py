@@ -312,11 +312,13 @@ class PodEnv:
                 except grpc.RpcError:
                     pass
         finally:
-            self.suite.stop()
-            text = self.suite.logtext()
-            if any(m in text for m in SANITIZER_MARKS):
-                report = text[-6000:]
-            self.scrub()
-            self.suite.cleanup()
-            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+            try:
+                self.suite.stop()
+                text = self.suite.logtext()
+                if any(m in text for m in SANITIZER_MARKS):
+                    report = text[-6000:]
+            finally:
+                self.scrub()
+                self.suite.cleanup()
+                subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
         assert report is None, "sanitizer report in the suite's log:\n" + report
