@@ -4,7 +4,7 @@
 #
 # What it does: debootstraps a minbase Debian 12 (bookworm) root, clones this
 # repository's HEAD into its /root/project (so that only committed files are
-# there, and /root is 0700 as on any Debian), chroots into it with /proc, /sys
+# there, and /root is 0700 as on any Debian), pivots into it with /proc, /sys
 # (with the cgroup hierarchies), /dev, /dev/pts, a tmpfs /run and /tmp, and
 # runs there, as root, what the README says (and .ci/run does):
 #
@@ -140,11 +140,19 @@ clone_repo() {
 }
 
 # in_root COMMAND: run a shell command in /root/project inside the root, with
-# the environment of a fresh root login and no terminal input.
+# the environment of a fresh root login and no terminal input. The root is
+# made the root of a mount namespace of the command's own (pivot_root, the
+# old root unmounted), not merely chroot'ed into: a process that joins a
+# container's mount namespace (runc exec) is put at that namespace's root,
+# which under a chroot would still be the host's, outside the container.
 in_root() {
-	chroot "$ROOT" /usr/bin/env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/sh \
-		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		TERM="${TERM:-dumb}" /bin/sh -c "cd /root/project && $1" < /dev/null
+	unshare --mount --propagation private /bin/sh -c '
+		cd "$1" && mkdir -p .fresh-old && pivot_root . .fresh-old &&
+		cd / && umount -l /.fresh-old && rmdir /.fresh-old &&
+		exec /usr/bin/env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/sh \
+			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+			TERM="$3" /bin/sh -c "cd /root/project && $2"' \
+		in_root "$ROOT" "$1" "${TERM:-dumb}" < /dev/null
 }
 
 inside() {
@@ -181,7 +189,7 @@ done
 [ "$(id -u)" -eq 0 ] || die "run as root"
 REPO=$(cd "$(dirname "$0")/.." && pwd) || exit 1
 command -v git >/dev/null 2>&1 || die "git is needed"
-for t in unshare setpriv chroot mountpoint; do
+for t in unshare setpriv pivot_root mountpoint; do
 	command -v $t >/dev/null 2>&1 || die "$t (util-linux, coreutils) is needed"
 done
 [ -z "$(git -C "$REPO" status --porcelain --untracked-files=no)" ] ||
