@@ -310,6 +310,21 @@ int fs_write_file_atomic(int dirfd, const char *path, const void *data, size_t l
 	return r;
 }
 
+int fs_write_file(int dirfd, const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	int r = fs_write_all(fd, data, len);
+	if (r == 0 && fchmod(fd, mode) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, path, 0);
+	return r;
+}
+
 int fs_check_executable(int dirfd, const char *path)
 {
 	struct stat st;

@@ -58,6 +58,11 @@ int fs_write_all(int fd, const void *data, size_t len);
 int fs_write_file_atomic(int dirfd, const char *path, const void *data, size_t len,
 			 mode_t mode);
 
+/* Write data to path (created or truncated, then mode), not synced: for
+ * files whose loss in a crash is undone anyway (a half-made pod's or
+ * container's, torn down by recovery). Removed again on failure. */
+int fs_write_file(int dirfd, const char *path, const void *data, size_t len, mode_t mode);
+
 /* 0 when path is a regular file that we may execute; -ENOENT, -EACCES (not
  * executable), -EISDIR or -EINVAL (not a regular file) otherwise. */
 int fs_check_executable(int dirfd, const char *path);

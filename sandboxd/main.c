@@ -219,6 +219,7 @@ static int sandboxd_init(struct daemon_ctx *d)
 		.ipam_dir = s->ipam_dir, .timeout_ms = d->cfg.plugin_timeout * 1000,
 	};
 	raise_nofile();
+	imaged_conn_init(&s->imaged, s->imaged_sock);
 	struct crisp_error err = { 0 };
 	r = state_open(d->cfg.root, &s->st, &err);
 	if (r < 0)
@@ -262,6 +263,7 @@ static void sandboxd_stop(struct daemon_ctx *d)
 	pool_free(s->exec);
 	pool_free(s->life);
 	exits_stop(s);
+	imaged_conn_close(&s->imaged);
 	state_close(s->st);
 	free(s);
 	d->data = NULL;

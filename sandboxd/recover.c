@@ -198,7 +198,7 @@ void recover_leases(struct sbx *s)
 {
 	Crisp__LeaseList *l = NULL;
 	struct crisp_error err = { 0 };
-	if (imaged_lease_list(s->imaged_sock, &l, &err) < 0) {
+	if (imaged_lease_list(&s->imaged, &l, &err) < 0) {
 		log_info("leases: not checked now (%s)", err.msg);
 		return;
 	}
@@ -212,7 +212,7 @@ void recover_leases(struct sbx *s)
 			state_ctr_put(s->st, c);
 			continue;
 		}
-		if (imaged_lease_release(s->imaged_sock, id, &err) == 0)
+		if (imaged_lease_release(&s->imaged, id, &err) == 0)
 			log_info("released lease %s: its container is gone", id);
 	}
 	crisp__lease_list__free_unpacked(l, NULL);

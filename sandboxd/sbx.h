@@ -23,6 +23,7 @@
 #include "common/pool.h"
 #include "sandboxd/cgroup/cgroup.h"
 #include "sandboxd/cni/cni.h"
+#include "sandboxd/imaged.h"
 #include "sandboxd/state/state.h"
 
 #define SBX_LIFE_WORKERS 16     /* lifecycle steps at once (each may wait on runc or CNI) */
@@ -57,6 +58,7 @@ struct sbx {
 	char conmon[PATH_MAX];                  /* build/conmon beside sandboxd */
 	char pod_init[PATH_MAX];
 	char imaged_sock[PATH_MAX];             /* RUNROOT/admin/imaged.sock */
+	struct imaged_conn imaged;              /* the connection to it */
 	unsigned exec_seq;                      /* ExecSync sub-cgroup names (atomic) */
 	bool stopping;
 };

@@ -107,7 +107,7 @@ static int lease(struct sbx *s, struct ctr *c, const char *image, Crisp__LeasedI
 	char lid[sizeof SBX_LEASE_PREFIX + SBX_ID_LEN], holder[SBX_ID_LEN + 16];
 	snprintf(lid, sizeof lid, SBX_LEASE_PREFIX "%s", c->id);
 	snprintf(holder, sizeof holder, "container %s", c->id);
-	int r = imaged_lease_image(s->imaged_sock, lid, holder, image, LEASE_TIMEOUT_MS, ret, err);
+	int r = imaged_lease_image(&s->imaged, lid, holder, image, LEASE_TIMEOUT_MS, ret, err);
 	if (r == -ENOENT)
 		err->code = CRISP_STATUS_NOT_FOUND;
 	return r;
@@ -171,7 +171,7 @@ static int write_spec(struct sbx *s, const struct ctr *c, const char *json,
 	char p[PATH_MAX];
 	int r = sbx_ctr_path(s, c->id, "bundle/config.json", p, sizeof p);
 	if (r == 0)
-		r = fs_write_file_atomic(AT_FDCWD, p, json, strlen(json), 0600);
+		r = fs_write_file(AT_FDCWD, p, json, strlen(json), 0600);
 	return r < 0 ? crisp_fail_errno(err, r, "writing %s", p) : 0;
 }
 

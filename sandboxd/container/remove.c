@@ -64,7 +64,7 @@ int ctr_teardown(struct sbx *s, struct ctr *c, struct crisp_error *err)
 	if (c->lease) {
 		char lid[sizeof SBX_LEASE_PREFIX + SBX_ID_LEN];
 		snprintf(lid, sizeof lid, SBX_LEASE_PREFIX "%s", c->id);
-		r = imaged_lease_release(s->imaged_sock, lid, err);
+		r = imaged_lease_release(&s->imaged, lid, err);
 		if (r < 0)
 			return r;       /* imaged down: the row stays, so it is tried again */
 		state_lock(s->st);

@@ -1,13 +1,13 @@
 /*
  * files: the files a pod's containers bind at /etc/hostname, /etc/hosts and
- * /etc/resolv.conf, written into RUNROOT/pods/<id>/ (0644, atomically), as
- * containerd's CRI plugin makes them: the hostname from the config (the
- * node's when it gives none); resolv.conf from DNSConfig (search, nameserver
- * and options lines), or the node's own when DNSConfig is empty; hosts with
- * the localhost entries and the pod's own name, or the node's /etc/hosts
- * for a pod on the host network. Every value that lands in a file is checked
- * first: no whitespace or control character can start a new line or entry.
- * Never logs.
+ * /etc/resolv.conf, written into RUNROOT/pods/<id>/ (0644; not synced: a pod
+ * cut short by a crash is torn down), as containerd's CRI plugin makes them:
+ * the hostname from the config (the node's when it gives none); resolv.conf
+ * from DNSConfig (search, nameserver and options lines), or the node's own
+ * when DNSConfig is empty; hosts with the localhost entries and the pod's
+ * own name, or the node's /etc/hosts for a pod on the host network. Every
+ * value that lands in a file is checked first: no whitespace or control
+ * character can start a new line or entry. Never logs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -109,7 +109,7 @@ static int write_file(const char *dir, const char *name, const char *text, size_
 	char p[PATH_MAX];
 	int r = fs_path_join(p, sizeof p, dir, name);
 	if (r == 0)
-		r = fs_write_file_atomic(AT_FDCWD, p, text, n, 0644);
+		r = fs_write_file(AT_FDCWD, p, text, n, 0644);
 	return r < 0 ? crisp_fail_errno(err, r, "writing %s/%s", dir, name) : 0;
 }
 

@@ -205,3 +205,21 @@ TEST(fsutil_make_reachable)
 	CHECK(n == 0);                                  /* nothing left to do */
 	CHECK(fs_make_reachable("relative", 1, 1, &n) == -EINVAL);
 }
+
+TEST(fsutil_write_file)
+{
+	char p[4096], *buf = NULL;
+	snprintf(p, sizeof p, "%s/f", unit_tmpdir());
+	CHECK_RC(fs_write_file(AT_FDCWD, p, "long text\n", 10, 0640));
+	CHECK_RC(fs_write_file(AT_FDCWD, p, "short\n", 6, 0644));      /* truncated */
+	CHECK_RC(fs_read_file(AT_FDCWD, p, 100, &buf, NULL));
+	CHECK(!strcmp(buf, "short\n"));
+	free(buf);
+	struct stat st;
+	CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0644);
+	/* never through a symlink */
+	char l[4096];
+	snprintf(l, sizeof l, "%s/l", unit_tmpdir());
+	CHECK(symlink(p, l) == 0);
+	CHECK(fs_write_file(AT_FDCWD, l, "x", 1, 0644) == -ELOOP);
+}
